@@ -1,0 +1,269 @@
+"""How long does the full office ranking of a period take, next to a bare GROUP BY?
+
+Data: `--offices` offices (default 500) × `--visits` approved visits each (default 60) in 2026H2,
+each visit with 45 answer rows (≈1.35 M answers), its six section scores as rows and, for about
+one visit in twelve, a critical finding: loaded with COPY on PostgreSQL, executemany on SQLite.
+Baseline: `SELECT office_id, avg(score) FROM visits WHERE status = 'approved' AND started_at in
+the period GROUP BY office_id` over the same table. Measured: `server.reports.service.ranking()`
+for the period (every query plus the Python that turns them into intervals, bands and ranks).
+Both are timed alternately after a warm-up; the medians and their ratio are printed.
+
+PostgreSQL: ADAL_BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/adal_bench_ranking,
+dropped and re-created). SQLite: a temporary file.
+
+    python -m bench.ranking [--offices 500 --visits 60 --repeat 7] [--only postgresql|sqlite]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from server import create_app
+from server.config import PROJECT_ROOT
+from server.extensions import db
+from server.offices.models import OFFICE_KINDS
+from server.periods import parse_period
+from server.reports import service
+from server.visits.models import Visit
+
+URL = os.environ.get("ADAL_BENCH_DATABASE_URL",
+                     "postgresql://postgres@127.0.0.1:5432/adal_bench_ranking")
+FORM = PROJECT_ROOT / "survey_forms" / "service_centre_visit.v1.yaml"
+TZ = "Asia/Almaty"
+PERIOD = "2026H2"
+ANSWERS_PER_VISIT = 45
+VISIT_COLUMNS = ("id", "uuid", "office_id", "form_version_id", "inspector_id", "started_at",
+                 "ended_at", "device", "status", "score", "score_uncapped", "section_scores",
+                 "critical", "revision", "submitted_at", "updated_at")
+
+
+def _fresh_postgres(url: str) -> str:
+    parsed = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    return parsed.render_as_string(hide_password=False)
+
+
+def _fixed_rows(n_offices: int) -> tuple[int, int, list[str], list[str], list[str]]:
+    """Region, offices, inspectors and the default form through the services; returns
+    (form version id, first inspector id, section ids, question ids, critical question ids)."""
+    from server.auth import service as auth_service
+    from server.auth.models import Role
+    from server.forms.service import publish_file
+    from server.offices.models import Office, Region
+
+    version, _ = publish_file(path=FORM)
+    definition = version.definition
+    sections = [s["id"] for s in definition["sections"]]
+    questions = [q["id"] for s in definition["sections"] for q in s["questions"]]
+    critical = [q["id"] for s in definition["sections"] for q in s["questions"]
+                if q.get("critical")]
+    regions = [Region(code=f"R{i:02d}", name={lang: f"Region {i}" for lang in
+                                              ("kk", "ru", "en", "uz")}) for i in range(17)]
+    db.session.add_all(regions)
+    db.session.flush()
+    kinds = ["service_centre"] * 6 + list(OFFICE_KINDS[1:4])  # mostly service centres
+    db.session.execute(sa.insert(Office), [
+        {"code": f"OFF-{i:04d}", "name": {lang: f"Office {i} ({lang})" for lang in
+                                          ("kk", "ru", "en", "uz")},
+         "region_id": regions[i % len(regions)].id, "kind": kinds[i % len(kinds)],
+         "address": f"Street {i}", "active": True} for i in range(n_offices)])
+    inspector = auth_service.create_user(login="bench-inspector", role=Role.INSPECTOR,
+                                         password=None)
+    db.session.commit()
+    return version.id, inspector.id, sections, questions[:ANSWERS_PER_VISIT], critical
+
+
+def _generate(n_offices: int, per_office: int, version_id: int, inspector_id: int,
+              sections: list[str], questions: list[str], critical: list[str]):
+    """Rows of visits, answers, section scores and findings, reproducible (seeded)."""
+    rng = random.Random(2026)
+    period = parse_period(PERIOD, TZ)
+    span = (period.end - period.start).total_seconds() - 3600
+    office_ids = db.session.scalars(sa.text("SELECT id FROM offices ORDER BY id")).all()
+    now = datetime.now(timezone.utc)
+    visits, answers, section_rows, findings = [], [], [], []
+    visit_id = 0
+    for office_id in office_ids:
+        quality = rng.gauss(70, 12)
+        for _ in range(per_office):
+            visit_id += 1
+            started = period.start + timedelta(seconds=rng.uniform(0, span))
+            section_scores = {s: round(min(100, max(0, rng.gauss(quality, 12))), 1)
+                              for s in sections}
+            score = round(sum(section_scores.values()) / len(sections), 1)
+            found = [rng.choice(critical)] if rng.random() < 0.08 else []
+            visits.append((visit_id, uuid.uuid4(), office_id, version_id, inspector_id, started,
+                           started + timedelta(minutes=40), "{}", "approved", score, score,
+                           json.dumps(section_scores), json.dumps(found), 1, now, now))
+            answers.extend((visit_id, q, '"yes"', False, "") for q in questions)
+            section_rows.extend((visit_id, s, v) for s, v in section_scores.items())
+            findings.extend((visit_id, q) for q in found)
+    return visits, answers, section_rows, findings
+
+
+def _load_postgres(rows) -> None:
+    visits, answers, section_rows, findings = rows
+    raw = db.engine.raw_connection()
+    try:
+        with raw.driver_connection.cursor() as cur:
+            for table, columns, data in (
+                    ("visits", VISIT_COLUMNS, visits),
+                    ("answers", ("visit_id", "question_id", "value", "not_applicable", "note"),
+                     answers),
+                    ("visit_section_scores", ("visit_id", "section_id", "score"), section_rows),
+                    ("visit_findings", ("visit_id", "question_id"), findings)):
+                with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in data:
+                        copy.write_row(row)
+            cur.execute("SELECT setval(pg_get_serial_sequence('visits', 'id'), "
+                        "(SELECT max(id) FROM visits))")
+        raw.driver_connection.commit()
+        raw.driver_connection.autocommit = True
+        with raw.driver_connection.cursor() as cur:
+            cur.execute("VACUUM ANALYZE")  # what autovacuum does soon after a bulk load
+        raw.driver_connection.autocommit = False
+    finally:
+        raw.close()
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _load_sqlite(rows) -> None:
+    visits, answers, section_rows, findings = rows
+    visits = [(*v[:1], v[1].hex, *v[2:5], _sqlite_time(v[5]), _sqlite_time(v[6]), *v[7:14],
+               _sqlite_time(v[14]), _sqlite_time(v[15])) for v in visits]
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.executemany(f"INSERT INTO visits ({', '.join(VISIT_COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(VISIT_COLUMNS))})", visits)
+        cur.executemany("INSERT INTO answers (visit_id, question_id, value, not_applicable, "
+                        "note) VALUES (?, ?, ?, ?, ?)", answers)
+        cur.executemany("INSERT INTO visit_section_scores (visit_id, section_id, score) "
+                        "VALUES (?, ?, ?)", section_rows)
+        cur.executemany("INSERT INTO visit_findings (visit_id, question_id) VALUES (?, ?)",
+                        findings)
+        raw.commit()
+        cur.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _bare(period) -> list:
+    """The baseline: one bare GROUP BY (Core, so times bind exactly as in the service)."""
+    query = (sa.select(Visit.office_id, sa.func.avg(Visit.score))
+             .where(Visit.status == "approved", Visit.started_at >= period.start,
+                    Visit.started_at < period.end)
+             .group_by(Visit.office_id))
+    return db.session.execute(query).all()
+
+
+# The indexes docs/benchmarks.md asks the visits and reports owners for (--wished-indexes).
+WISHED_INDEXES = {
+    "postgresql": [
+        "CREATE INDEX ix_visits_status_started_at_cover ON visits (status, started_at) "
+        "INCLUDE (office_id, form_version_id, score)",
+        "CREATE INDEX ix_visit_section_scores_cover ON visit_section_scores (visit_id) "
+        "INCLUDE (section_id, score)"],
+    "sqlite": [
+        "CREATE INDEX ix_visits_status_started_at_cover ON visits "
+        "(status, started_at, office_id, form_version_id, score)",
+        "CREATE INDEX ix_visit_section_scores_cover ON visit_section_scores "
+        "(visit_id, section_id, score)"],
+}
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
+        wished_indexes: bool = False) -> dict:
+    """Load the data into a fresh database and time both queries; returns the figures."""
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
+                      "PASSWORD_HASH_PROFILE": "CHEAPEST"})
+    with app.app_context():
+        db.create_all()
+        t0 = time.perf_counter()
+        fixed = _fixed_rows(offices)
+        rows = _generate(offices, per_office, *fixed)
+        (_load_postgres if backend == "postgresql" else _load_sqlite)(rows)
+        if wished_indexes:
+            for statement in WISHED_INDEXES[backend]:
+                db.session.execute(sa.text(statement))
+            db.session.execute(sa.text("ANALYZE"))
+            db.session.commit()
+        load_s = time.perf_counter() - t0
+        counts = {t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}"))
+                  for t in ("visits", "answers", "visit_section_scores", "visit_findings")}
+        period = parse_period(PERIOD, TZ)
+        report = service.ranking(period=period, lang="en")  # warm-up (and the form's labels)
+        assert len(report["items"]) == offices
+        _bare(period)
+        bare, full, sections = [], [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            _bare(period)
+            bare.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            service.ranking(period=period, lang="en")
+            full.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            service._section_means(period, [])  # the largest part, shown on its own
+            sections.append(time.perf_counter() - t0)
+            db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+    return {"backend": backend, "load_s": load_s, "counts": counts,
+            "bare_ms": _median_ms(bare), "ranking_ms": _median_ms(full),
+            "sections_ms": _median_ms(sections),
+            "ratio": statistics.median(full) / statistics.median(bare)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offices", type=int, default=500)
+    parser.add_argument("--visits", type=int, default=60, help="approved visits per office")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--only", choices=("postgresql", "sqlite"))
+    parser.add_argument("--wished-indexes", action="store_true",
+                        help="add the covering indexes docs/benchmarks.md asks for first")
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="adal-bench-ranking-") as tmp:
+        targets = [("postgresql", lambda: _fresh_postgres(URL)),
+                   ("sqlite", lambda: f"sqlite:///{Path(tmp) / 'ranking.sqlite3'}")]
+        for backend, url in targets:
+            if args.only in (None, backend):
+                results.append(run(backend, url(), args.offices, args.visits, args.repeat,
+                                   args.wished_indexes))
+    print(f"ranking of {PERIOD}: {args.offices} offices × {args.visits} approved visits × "
+          f"{ANSWERS_PER_VISIT} answers, median of {args.repeat}"
+          f"{', with the wished indexes' if args.wished_indexes else ''}")
+    print(f"{'database':<11} {'visits':>7} {'answers':>9} {'load s':>7} {'bare GROUP BY ms':>17} "
+          f"{'ranking ms':>11} {'ratio':>6} {'of it, sections ms':>19}")
+    for r in results:
+        print(f"{r['backend']:<11} {r['counts']['visits']:>7} {r['counts']['answers']:>9} "
+              f"{r['load_s']:>7.1f} {r['bare_ms']:>17.1f} {r['ranking_ms']:>11.1f} "
+              f"{r['ratio']:>6.2f} {r['sections_ms']:>19.1f}")
+
+
+if __name__ == "__main__":
+    main()

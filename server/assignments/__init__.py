@@ -1,0 +1,1 @@
+"""Planning visits: which inspector visits which office, with which form, when."""

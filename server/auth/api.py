@@ -1,0 +1,139 @@
+"""/api/v1/auth (tokens) and /api/v1/users (admins manage accounts)."""
+from __future__ import annotations
+
+from flask import current_app, request
+from flask.views import MethodView
+
+from ..db import paginate, unit_of_work
+from ..errors import NotFound, Unauthorized
+from ..extensions import limiter
+from ..rest import Blueprint, page_args, page_of
+from . import service
+from .access import ANY_ROLE, current_token, require_role, require_user
+from .models import Role, User
+from .schemas import TokenOut, TokenRequest, UserIn, UserOut, UserPatch, UserQuery
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1",
+                description="Tokens for the apps and scripts; user accounts.")
+
+
+def _login_rate() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _attempted_login() -> str:
+    if request.is_json:
+        body = request.get_json(silent=True)
+    elif request.blueprint == "web":
+        body = request.form
+    else:
+        # The API takes JSON only; reading a form here would consume the body before the
+        # parser can answer 415 to it.
+        body = None
+    login = body.get("login") if hasattr(body, "get") else None
+    return "login:" + (service.normalise_login(login)[:64] if isinstance(login, str) else "")
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+# Failed attempts count twice: per client address and per login, so neither a single client
+# trying many logins nor many clients trying one login get far. The limits are shared, so the
+# API and the sign-in page draw on the same counters. Only attempts (POST) are checked: the
+# sign-in page itself never carries a login, so a GET would be checked against the bucket of
+# the empty login, which anyone can fill.
+login_limits = [
+    limiter.shared_limit(_login_rate, scope="login-address", deduct_when=_failed,
+                         methods=["POST"]),
+    limiter.shared_limit(_login_rate, scope="login-account", key_func=_attempted_login,
+                         deduct_when=_failed, methods=["POST"]),
+]
+
+
+def rate_limited(view):
+    for limit in login_limits:
+        view = limit(view)
+    return view
+
+
+@blp.route("/auth/token", methods=["POST"])
+@rate_limited
+@blp.arguments(TokenRequest)
+@blp.response(201, TokenOut)
+def create_token(data):
+    """Exchange login and password for a bearer token (shown once; store it safely)."""
+    with unit_of_work():
+        user = service.check_credentials(login=data["login"], password=data["password"],
+                                         source="api", address=request.remote_addr)
+        if user is not None:
+            secret, token = service.issue_token(user=user, label=data["label"])
+    if user is None:  # the failed attempt is on the audit log, committed above
+        raise Unauthorized("Wrong login or password, or the account is disabled.",
+                           code="invalid_credentials")
+    return {"token": secret, "expires_at": token.expires_at, "role": user.role.value}
+
+
+@blp.route("/auth/token", methods=["DELETE"])
+@require_role(*ANY_ROLE)
+@blp.response(204)
+def revoke_token():
+    """Revoke the bearer token this request was made with (sign out a device)."""
+    token = current_token()
+    if token is None:
+        raise Unauthorized("Send the token to revoke as 'Authorization: Bearer <token>'.",
+                           code="token_required")
+    with unit_of_work():
+        service.revoke_token(token=token, actor=require_user())
+
+
+@blp.route("/auth/me")
+@require_role(*ANY_ROLE)
+@blp.response(200, UserOut)
+def me():
+    """The signed-in user."""
+    return require_user()
+
+
+def _user_or_404(login: str) -> User:
+    user = service.get_user(login)
+    if user is None:
+        raise NotFound(f"No user with login {login!r}.")
+    return user
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.arguments(UserQuery, location="query")
+    @blp.response(200, page_of(UserOut))
+    def get(self, args):
+        """List users."""
+        paging = page_args(args)
+        return paginate(service.list_users_query(**args), **paging)
+
+    @require_role(Role.ADMIN)
+    @blp.arguments(UserIn)
+    @blp.response(201, UserOut)
+    def post(self, data):
+        """Create a user."""
+        with unit_of_work():
+            return service.create_user(**data, actor=require_user())
+
+
+@blp.route("/users/<login>")
+class UserItem(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.response(200, UserOut)
+    def get(self, login):
+        """One user."""
+        return _user_or_404(login)
+
+    @require_role(Role.ADMIN)
+    @blp.arguments(UserPatch)
+    @blp.response(200, UserOut)
+    def patch(self, data, login):
+        """Change a user; a new password or deactivation revokes their tokens."""
+        with unit_of_work():
+            return service.update_user(user=_user_or_404(login), changes=data,
+                                       actor=require_user())

@@ -1,0 +1,190 @@
+"""Settings: working defaults for one machine, overridden by ADAL_* environment variables.
+
+Every setting is documented in docs/configuration.md; keep the two in step.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import argon2
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LANGUAGES = ("kk", "ru", "en", "uz")
+
+DEFAULTS = {
+    # None means "derived at start-up" (see finalise()).
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,
+    "MEDIA_BACKEND": "local",
+    "MEDIA_ROOT": str(PROJECT_ROOT / "media"),
+    "MAX_REQUEST_BYTES": 10 * 1024 * 1024,
+    "TOKEN_TTL_DAYS": 30,
+    "LOGIN_RATE_LIMIT": "10 per minute; 100 per hour",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
+    "PROXY_FIX_X_FOR": 0,
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_LIFETIME_HOURS": 12,
+    "DEFAULT_LANGUAGE": "ru",
+    "PAGE_SIZE_MAX": 200,
+    # Visits
+    "TIMEZONE": "Asia/Almaty",
+    "MAX_DISTANCE_M": 300,
+    "ALLOW_UNPLANNED_VISITS": False,
+    "CLOCK_SKEW_MINUTES": 10,
+    # Reports (docs/reports.md)
+    "BAND_GREEN_MIN": 71,
+    "BAND_YELLOW_MIN": 55,
+    "RANKING_MIN_VISITS": 3,
+}
+
+MEDIA_BACKENDS = ("local", "s3")
+
+# Evidence storage and uploads (docs/media.md, docs/configuration.md).
+DEFAULTS.update({
+    "S3_ENDPOINT_URL": None,
+    "S3_BUCKET": None,
+    "S3_REGION": None,
+    "S3_ACCESS_KEY_ID": None,
+    "S3_SECRET_ACCESS_KEY": None,
+    "S3_PRESIGN_SECONDS": 300,
+    "S3_MULTIPART_CHUNK_BYTES": 8 * 1024 * 1024,
+    "UPLOAD_SPOOL": None,  # None: <instance>/uploads
+    "UPLOAD_MAX_BYTES": 1024 ** 3,
+    "UPLOAD_EXPIRY_HOURS": 72,
+    "MEDIA_MAX_BYTES_PHOTO": 50 * 1024 ** 2,
+    "MEDIA_MAX_BYTES_AUDIO": 200 * 1024 ** 2,
+    "MEDIA_MAX_BYTES_VIDEO": 1024 ** 3,
+    "MEDIA_MAX_PIXELS": 40_000_000,
+    "MEDIA_PROCESS_TIMEOUT": 60,
+    "MEDIA_CACHE_SECONDS": 86400,
+})
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the app refuses to start."""
+
+
+def finalise(config, instance_path: str) -> None:
+    """Fill derived settings and map ours onto the names Flask and extensions read."""
+    instance = Path(instance_path)
+    if not config.get("DATABASE_URL"):
+        instance.mkdir(parents=True, exist_ok=True)
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'adal.sqlite3'}"
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(instance)
+    url = config["DATABASE_URL"]
+    if url.startswith("postgres://"):  # the old Heroku-style scheme SQLAlchemy no longer accepts
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    config["SQLALCHEMY_DATABASE_URI"] = url
+    # A database host that drops packets must not hang requests until the OS gives up.
+    engine_options = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+    if url.startswith("sqlite"):
+        # A writer waits for another writer instead of failing with "database is locked".
+        engine_options = {"connect_args": {"timeout": 30}}
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
+    config["MAX_CONTENT_LENGTH"] = int(config["MAX_REQUEST_BYTES"])
+    # Only a 429 says when to retry (errors.py); X-RateLimit headers on every sign-in answer
+    # would tell a client with one typo to wait a minute.
+    config["RATELIMIT_HEADERS_ENABLED"] = False
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["PERMANENT_SESSION_LIFETIME"] = int(config["SESSION_LIFETIME_HOURS"]) * 3600
+    # CSRF is checked for cookie-authenticated requests only (server.auth.access, server.web.views).
+    config["WTF_CSRF_CHECK_DEFAULT"] = False
+    config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+
+
+def validate(config) -> None:
+    """Fail fast on settings that cannot work, naming the variable."""
+    problems = []
+    if config["MEDIA_BACKEND"] not in MEDIA_BACKENDS:
+        problems.append(f"ADAL_MEDIA_BACKEND must be one of {', '.join(MEDIA_BACKENDS)}")
+    if config["DEFAULT_LANGUAGE"] not in LANGUAGES:
+        problems.append(f"ADAL_DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+    if not isinstance(getattr(argon2.profiles, str(config["PASSWORD_HASH_PROFILE"]), None),
+                      argon2.Parameters):
+        problems.append("ADAL_PASSWORD_HASH_PROFILE must name a profile in argon2.profiles")
+    for key in ("MAX_REQUEST_BYTES", "TOKEN_TTL_DAYS", "SESSION_LIFETIME_HOURS", "PAGE_SIZE_MAX"):
+        if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] <= 0:
+            problems.append(f"ADAL_{key} must be a positive integer")
+    problems += _media_problems(config)
+    if len(str(config["SECRET_KEY"])) < 16:
+        problems.append("ADAL_SECRET_KEY must be at least 16 characters")
+    try:
+        ZoneInfo(str(config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append("ADAL_TIMEZONE must be an IANA time zone such as Asia/Almaty")
+    for key in ("MAX_DISTANCE_M", "CLOCK_SKEW_MINUTES"):
+        if not isinstance(config[key], (int, float)) or isinstance(config[key], bool) \
+                or config[key] < 0:
+            problems.append(f"ADAL_{key} must be a number ≥ 0")
+    problems += _report_problems(config)
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _report_problems(config) -> list[str]:
+    """What is wrong with the colour bands and the ranking minimum."""
+    green, yellow = config["BAND_GREEN_MIN"], config["BAND_YELLOW_MIN"]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (green, yellow)) \
+            or not 0 <= yellow <= green <= 100:
+        return ["ADAL_BAND_YELLOW_MIN and ADAL_BAND_GREEN_MIN must be numbers with "
+                "0 ≤ yellow ≤ green ≤ 100"]
+    minimum = config["RANKING_MIN_VISITS"]
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
+        return ["ADAL_RANKING_MIN_VISITS must be a positive integer"]
+    return []
+
+
+def _media_problems(config) -> list[str]:
+    """What is wrong with the evidence storage and upload settings."""
+    problems = []
+    for key in ("S3_PRESIGN_SECONDS", "UPLOAD_MAX_BYTES", "UPLOAD_EXPIRY_HOURS",
+                "MEDIA_MAX_BYTES_PHOTO", "MEDIA_MAX_BYTES_AUDIO", "MEDIA_MAX_BYTES_VIDEO",
+                "MEDIA_MAX_PIXELS", "MEDIA_PROCESS_TIMEOUT", "MEDIA_CACHE_SECONDS"):
+        if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] <= 0:
+            problems.append(f"ADAL_{key} must be a positive integer")
+    chunk = config["S3_MULTIPART_CHUNK_BYTES"]
+    if (not isinstance(chunk, int) or isinstance(chunk, bool)
+            or not 5 * 1024 ** 2 <= chunk <= 5 * 1024 ** 3):
+        problems.append("ADAL_S3_MULTIPART_CHUNK_BYTES must be between 5 MiB and 5 GiB "
+                        "(the part sizes S3 accepts)")
+    if config["MEDIA_BACKEND"] == "s3" and not config["S3_BUCKET"]:
+        problems.append("ADAL_S3_BUCKET must be set when ADAL_MEDIA_BACKEND is s3")
+    return problems
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive restarts."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process started at the same moment and won
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+API_SPEC_OPTIONS = {
+    "info": {"description": "Adal records mystery-shopper visits to public service centres. "
+                            "Errors are RFC 9457 problem details with a stable `code`."},
+    "components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer"},
+        "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session"},
+    }},
+    "security": [{"bearerAuth": []}, {"sessionCookie": []}],
+}

@@ -1,0 +1,1 @@
+"""Survey forms: the loader, the schema check, expressions and versions."""

@@ -1,0 +1,1 @@
+"""Recommendations to offices and their follow-up."""

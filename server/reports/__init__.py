@@ -1,0 +1,1 @@
+"""Reports: scores per office and period, rankings, exports, published snapshots, open data."""

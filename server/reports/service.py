@@ -1,0 +1,531 @@
+"""Office scores and rankings from approved visits, published snapshots and open data.
+
+Everything is aggregated in the database (count, sum, sum of squares, averages grouped by office);
+Python only turns those few rows per office into intervals, bands and ranks. How each figure is
+computed: docs/reports.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..audit.service import append_event, canonical_json
+from ..auth.models import User
+from ..auth.scope import office_in_scope, region_ids as scope_region_ids
+from ..db import utcnow
+from ..errors import AppError, Forbidden, NotFound, ValidationFailed
+from ..extensions import db
+from ..forms.models import FormVersion
+from ..offices.models import OFFICE_KINDS, Office, Region
+from ..periods import Period
+from ..recommendations.models import Recommendation, RecommendationStatus
+from ..visits.models import Visit, VisitFinding, VisitSectionScore, VisitStatus
+from . import stats
+from .models import PublishedReport
+
+log = logging.getLogger(__name__)
+
+_v = Visit.__table__
+_o = Office.__table__
+_r = Region.__table__
+_s = VisitSectionScore.__table__
+_f = VisitFinding.__table__
+_rec = Recommendation.__table__
+APPROVED = VisitStatus.APPROVED.value
+NOT_ENOUGH_VISITS = "not_enough_visits"
+RANKED = "ranked"
+TREND_PERIODS = 4
+
+
+class SnapshotCorrupt(AppError):
+    status, code, title = 500, "snapshot_corrupt", "Published report is corrupt"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which offices a report covers: one region asked for, the user's regions, or all (None)."""
+
+    region: Region | None = None
+    region_ids: frozenset[int] | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    tz: str
+    green_min: float
+    yellow_min: float
+    min_visits: int
+
+
+def settings(min_visits: int | None = None) -> Settings:
+    """The report settings of the app, with a per-request minimum of visits if given."""
+    config = current_app.config
+    return Settings(config["TIMEZONE"], config["BAND_GREEN_MIN"], config["BAND_YELLOW_MIN"],
+                    min_visits or config["RANKING_MIN_VISITS"])
+
+
+def resolve_scope(*, user: User, region: str | None, location: str = "query") -> Scope:
+    """The scope of a report for `user`: an asked-for region must exist and be in their scope
+    (403 out_of_scope otherwise); without one, a region-restricted supervisor gets their own."""
+    allowed = scope_region_ids(user)
+    if region is None:
+        return Scope(None, frozenset(allowed) if allowed is not None else None)
+    row = db.session.scalar(sa.select(Region).where(Region.code == region))
+    if row is None:
+        messages = {"region": ["Unknown region."]}
+        raise ValidationFailed(f"No region {region!r}.",
+                               errors={location: messages} if location == "query" else messages)
+    if allowed is not None and row.id not in allowed:
+        raise Forbidden(f"Region {region!r} is outside your scope.", code="out_of_scope")
+    return Scope(row, frozenset({row.id}))
+
+
+def check_office_scope(*, user: User, office: Office) -> None:
+    """403 out_of_scope for an office outside a region-restricted supervisor's regions."""
+    if not office_in_scope(user, office):
+        raise Forbidden(f"Office {office.code!r} is outside your scope.", code="out_of_scope")
+
+
+# Aggregation ------------------------------------------------------------------------------
+
+@dataclass
+class _Totals:
+    visits: int = 0      # approved visits
+    scored: int = 0      # of them with a score
+    total: float = 0.0   # sum(score)
+    squares: float = 0.0  # sum(score²)
+
+
+@dataclass
+class _Data:
+    offices: list = field(default_factory=list)  # rows: id, code, name, kind, active, region
+    totals: dict = field(default_factory=dict)    # office id -> _Totals
+    previous: dict = field(default_factory=dict)  # office id -> previous period's mean
+    sections: dict = field(default_factory=dict)  # office id -> {section: mean}
+    findings: dict = field(default_factory=dict)  # office id -> {question: visits with it}
+    recs: dict = field(default_factory=dict)      # office id -> (created, verified)
+    labels: _Labels | None = None
+
+
+def _office_clauses(*, kind: str | None, scope: Scope, office_id: int | None) -> list:
+    clauses = []
+    if kind is not None:
+        clauses.append(_o.c.kind == kind)
+    if scope.region_ids is not None:
+        clauses.append(_o.c.region_id.in_(sorted(scope.region_ids)))
+    if office_id is not None:
+        clauses.append(_o.c.id == office_id)
+    return clauses
+
+
+def _approved_in(period: Period, clauses: list) -> list:
+    """WHERE clauses on visits: approved, started within the period, at one of the offices."""
+    where = [_v.c.status == APPROVED, _v.c.started_at >= period.start,
+             _v.c.started_at < period.end]
+    if clauses:
+        where.append(_v.c.office_id.in_(sa.select(_o.c.id).where(*clauses)))
+    return where
+
+
+def _totals(period: Period, clauses: list) -> tuple[dict, set[int]]:
+    """Per office: visits, scored visits, sum and sum of squares; and the form versions used.
+    Grouped by form version too, only to learn which versions label the sections."""
+    query = (sa.select(_v.c.office_id, _v.c.form_version_id, sa.func.count(),
+                       sa.func.count(_v.c.score), sa.func.sum(_v.c.score),
+                       sa.func.sum(_v.c.score * _v.c.score))
+             .where(*_approved_in(period, clauses))
+             .group_by(_v.c.office_id, _v.c.form_version_id))
+    totals: dict[int, _Totals] = defaultdict(_Totals)
+    versions: set[int] = set()
+    for office_id, version_id, visits, scored, total, squares in db.session.execute(query):
+        t = totals[office_id]
+        t.visits += visits
+        t.scored += scored
+        t.total += total or 0.0
+        t.squares += squares or 0.0
+        versions.add(version_id)
+    return dict(totals), versions
+
+
+def _means(period: Period, clauses: list) -> dict[int, stats.MeanInterval]:
+    """Per office: the mean and interval of approved visits' scores (for change and trend)."""
+    query = (sa.select(_v.c.office_id, sa.func.count(_v.c.score), sa.func.sum(_v.c.score),
+                       sa.func.sum(_v.c.score * _v.c.score))
+             .where(*_approved_in(period, clauses), _v.c.score.is_not(None))
+             .group_by(_v.c.office_id))
+    return {oid: stats.mean_interval(n, total or 0.0, squares or 0.0)
+            for oid, n, total, squares in db.session.execute(query)}
+
+
+def _section_means(period: Period, clauses: list) -> dict[int, dict[str, float]]:
+    query = (sa.select(_v.c.office_id, _s.c.section_id, sa.func.avg(_s.c.score))
+             .select_from(_s.join(_v, _v.c.id == _s.c.visit_id))
+             .where(*_approved_in(period, clauses))
+             .group_by(_v.c.office_id, _s.c.section_id))
+    result: dict[int, dict[str, float]] = defaultdict(dict)
+    for office_id, section_id, mean in db.session.execute(query):
+        result[office_id][section_id] = float(mean)
+    return dict(result)
+
+
+def _finding_counts(period: Period, clauses: list) -> dict[int, dict[str, int]]:
+    # (visit_id, question_id) is the key of visit_findings: count(*) counts visits.
+    query = (sa.select(_v.c.office_id, _f.c.question_id, sa.func.count())
+             .select_from(_f.join(_v, _v.c.id == _f.c.visit_id))
+             .where(*_approved_in(period, clauses))
+             .group_by(_v.c.office_id, _f.c.question_id))
+    result: dict[int, dict[str, int]] = defaultdict(dict)
+    for office_id, question_id, visits in db.session.execute(query):
+        result[office_id][question_id] = visits
+    return dict(result)
+
+
+def _recommendation_counts(period: Period, clauses: list) -> dict[int, tuple[int, int]]:
+    """Per office: recommendations created before the period ended, and how many are verified."""
+    verified = sa.func.sum(sa.case((_rec.c.status == RecommendationStatus.VERIFIED.value, 1),
+                                   else_=0))
+    query = (sa.select(_rec.c.office_id, sa.func.count(), verified)
+             .where(_rec.c.created_at < period.end).group_by(_rec.c.office_id))
+    if clauses:
+        query = query.where(_rec.c.office_id.in_(sa.select(_o.c.id).where(*clauses)))
+    return {oid: (created, int(done or 0)) for oid, created, done in db.session.execute(query)}
+
+
+def _offices(clauses: list) -> list:
+    query = (sa.select(_o.c.id, _o.c.code, _o.c.name, _o.c.kind, _o.c.active,
+                       _r.c.code.label("region"))
+             .select_from(_o.join(_r, _r.c.id == _o.c.region_id)).where(*clauses))
+    return list(db.session.execute(query))
+
+
+def _collect(period: Period, tz: str, clauses: list) -> _Data:
+    data = _Data()
+    data.totals, versions = _totals(period, clauses)
+    # An office closed since still appears for a period in which it has approved visits.
+    data.offices = [o for o in _offices(clauses) if o.active or o.id in data.totals]
+    data.previous = _means(previous_period(period, tz), clauses)
+    data.sections = _section_means(period, clauses)
+    data.findings = _finding_counts(period, clauses)
+    data.recs = _recommendation_counts(period, clauses)
+    data.labels = _labels(versions)
+    return data
+
+
+# Labels from the form versions ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Labels:
+    sections: dict  # section id -> title {lang: text}, in the newest form's order
+    questions: dict  # question id -> label {lang: text}
+
+
+_definitions: dict[str, tuple[list, dict]] = {}  # sha256 -> (sections, questions); immutable
+
+
+def _definition_labels(definition: dict) -> tuple[list, dict]:
+    sections, questions = [], {}
+    for section in definition.get("sections", []):
+        sections.append((section["id"], section.get("title") or {}))
+        for question in section.get("questions", []):
+            questions[question["id"]] = question.get("label") or {}
+    return sections, questions
+
+
+def _labels(version_ids: set[int]) -> _Labels:
+    """Section titles and question labels of these form versions, newest first. A version
+    never changes (its SHA-256 names its content), so each definition is read once."""
+    if not version_ids:
+        return _Labels({}, {})
+    rows = db.session.execute(sa.select(FormVersion.id, FormVersion.sha256)
+                              .where(FormVersion.id.in_(sorted(version_ids)))
+                              .order_by(FormVersion.id.desc())).all()
+    known = {sha: _definitions.get(sha) for _, sha in rows}
+    missing = [sha for sha, labels in known.items() if labels is None]
+    if missing:
+        if len(_definitions) > 64:  # many forms over the years: start again, never grow
+            _definitions.clear()
+        for sha, definition in db.session.execute(
+                sa.select(FormVersion.sha256, FormVersion.definition)
+                .where(FormVersion.sha256.in_(missing))):
+            known[sha] = _definitions[sha] = _definition_labels(definition)
+    sections: dict = {}
+    questions: dict = {}
+    for _, sha in rows:
+        version_sections, version_questions = known[sha]
+        for section_id, title in version_sections:
+            sections.setdefault(section_id, title)
+        for question_id, label in version_questions.items():
+            questions.setdefault(question_id, label)
+    return _Labels(sections, questions)
+
+
+def localise(text: dict | str | None, lang: str | None, fallback: str = "") -> dict | str:
+    """Text in `lang` (English, then any, if missing); the whole {lang: text} when lang is None."""
+    if not isinstance(text, dict):
+        return text if text else fallback
+    if lang is None:
+        return dict(text) if text else {"en": fallback}
+    return text.get(lang) or text.get("en") or next(iter(text.values()), fallback) or fallback
+
+
+# Items and ranking ------------------------------------------------------------------------
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _share(created: int, verified: int) -> dict:
+    return {"created": created, "verified": verified,
+            "share": round(verified / created, 4) if created else None}
+
+
+def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
+    """One office's figures, without its rank."""
+    totals = data.totals.get(office.id, _Totals())
+    interval = stats.mean_interval(totals.scored, totals.total, totals.squares)
+    score = _round(interval.mean, 2)
+    # A mean score lies in [0, 100]; the t interval of a few visits can reach past either end.
+    low = _round(None if interval.low is None else max(0.0, interval.low), 2)
+    high = _round(None if interval.high is None else min(100.0, interval.high), 2)
+    previous = data.previous.get(office.id)
+    previous_score = _round(previous.mean if previous else None, 2)
+    critical = []
+    for question, count in sorted(data.findings.get(office.id, {}).items()):
+        rate_low, rate_high = stats.wilson_interval(count, totals.visits)
+        critical.append({"question": question,
+                         "label": localise(data.labels.questions.get(question), lang, question),
+                         "visits_with": count, "rate": round(count / totals.visits, 4),
+                         "ci_low": round(rate_low, 4), "ci_high": round(rate_high, 4)})
+    return {
+        "office": {"code": office.code, "name": localise(office.name, lang, office.code)},
+        "region": office.region, "kind": office.kind, "rank": None, "status": NOT_ENOUGH_VISITS,
+        "visits": totals.visits, "score": score, "ci_low": low, "ci_high": high,
+        "band": stats.band(score, green_min=cfg.green_min, yellow_min=cfg.yellow_min),
+        "section_scores": {k: round(v, 2) for k, v in data.sections.get(office.id, {}).items()},
+        "critical": critical,
+        "change": (round(score - previous_score, 2)
+                   if score is not None and previous_score is not None else None),
+        "previous_score": previous_score,
+        "recommendations": _share(*data.recs.get(office.id, (0, 0))),
+    }
+
+
+def _rank_kind(items: list[dict], eligible: dict) -> list[dict]:
+    """Rank one kind's items in place; ranked first (by rank), then the others."""
+    ranked = stats.competition_rank([(item["office"]["code"], item["score"], item["visits"])
+                                     for item in items if eligible[item["office"]["code"]]])
+    by_code = {item["office"]["code"]: item for item in items}
+    ordered = []
+    for entry in ranked:
+        item = by_code.pop(entry.key)
+        item["rank"], item["status"] = entry.rank, RANKED
+        ordered.append(item)
+    rest = sorted(by_code.values(), key=lambda i: (i["score"] is None, -(i["score"] or 0),
+                                                   -i["visits"], i["office"]["code"]))
+    return ordered + rest
+
+
+def _kind_order(kind: str) -> tuple:
+    return (OFFICE_KINDS.index(kind), "") if kind in OFFICE_KINDS else (len(OFFICE_KINDS), kind)
+
+
+def _local_dates(period: Period, tz: str) -> tuple[str, str]:
+    zone = ZoneInfo(tz)
+    return (period.start.astimezone(zone).date().isoformat(),
+            (period.end.astimezone(zone) - timedelta(days=1)).date().isoformat())
+
+
+def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
+            lang: str | None = None, min_visits: int | None = None) -> dict:
+    """The ranking of a period: every office of the kind(s) in scope, each kind ranked on its
+    own; names and labels in `lang`, or in every language when lang is None (snapshots)."""
+    cfg = settings(min_visits)
+    data = _collect(period, cfg.tz, _office_clauses(kind=kind, scope=scope, office_id=None))
+    by_kind: dict[str, list[dict]] = defaultdict(list)
+    eligible = {}
+    for office in data.offices:
+        by_kind[office.kind].append(_item(office, data, cfg, lang))
+        eligible[office.code] = data.totals.get(office.id, _Totals()).scored >= cfg.min_visits
+    items = []
+    for office_kind in sorted(by_kind, key=_kind_order):
+        items += _rank_kind(by_kind[office_kind], eligible)
+    created = sum(item["recommendations"]["created"] for item in items)
+    verified = sum(item["recommendations"]["verified"] for item in items)
+    start, end = _local_dates(period, cfg.tz)
+    return {
+        "period": period.label, "from": start, "to": end, "kind": kind,
+        "region": scope.region.code if scope.region is not None else None,
+        "min_visits": cfg.min_visits,
+        "bands": {"green_min": cfg.green_min, "yellow_min": cfg.yellow_min},
+        "sections": _section_list(data, lang),
+        "items": items,
+        "recommendations": _share(created, verified),
+    }
+
+
+def _section_list(data: _Data, lang: str | None) -> list[dict]:
+    """The sections that have scores, in the form's order (unknown ids last, by id)."""
+    present = {sid for sections in data.sections.values() for sid in sections}
+    known = [sid for sid in data.labels.sections if sid in present]
+    ordered = known + sorted(present - set(known))
+    return [{"id": sid, "title": localise(data.labels.sections.get(sid), lang, sid)}
+            for sid in ordered]
+
+
+def previous_period(period: Period, tz: str) -> Period:
+    """The period before: 2026H1 for 2026H2; for a custom date range, the same length before."""
+    try:
+        return period.previous(tz)
+    except (AttributeError, TypeError, ValueError):  # a label periods.py does not know
+        length = period.end - period.start
+        return Period(f"before {period.label}", period.start - length, period.start)
+
+
+def periods_before(period: Period, tz: str, count: int) -> list[Period]:
+    """`count` periods ending with `period`, oldest first."""
+    result = [period]
+    while len(result) < count:
+        result.insert(0, previous_period(result[0], tz))
+    return result
+
+
+def office_report(*, office: Office, period: Period, lang: str | None = None) -> dict:
+    """One office in a period: scores, sections, findings, change, a trend over the last
+    periods and the share of its recommendations carried out."""
+    cfg = settings()
+    clauses = _office_clauses(kind=None, scope=Scope(), office_id=office.id)
+    data = _collect(period, cfg.tz, clauses)
+    item = _item(_offices(clauses)[0], data, cfg, lang)  # listed even when inactive
+    del item["rank"], item["status"]
+    trend = []
+    for each in periods_before(period, cfg.tz, TREND_PERIODS):
+        interval = _means(each, clauses).get(office.id) or stats.mean_interval(0, 0, 0)
+        score = _round(interval.mean, 2)
+        trend.append({"period": each.label, "visits": interval.n, "score": score,
+                      "ci_low": _round(None if interval.low is None else max(0.0, interval.low), 2),
+                      "ci_high": _round(None if interval.high is None
+                                        else min(100.0, interval.high), 2),
+                      "band": stats.band(score, green_min=cfg.green_min,
+                                         yellow_min=cfg.yellow_min)})
+    start, end = _local_dates(period, cfg.tz)
+    return {**item, "period": period.label, "from": start, "to": end,
+            "office": {**item["office"], "active": office.active},
+            "bands": {"green_min": cfg.green_min, "yellow_min": cfg.yellow_min},
+            "sections": _section_list(data, lang), "trend": trend}
+
+
+# Published snapshots ----------------------------------------------------------------------
+
+def snapshot_hash(data: dict) -> str:
+    """SHA-256 of the snapshot's canonical JSON (sorted keys, compact, UTF-8)."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def _slug(period: Period, kind: str | None) -> str:
+    return f"{period.label.lower()}-{(kind or 'all').replace('_', '-')}-{secrets.token_hex(5)}"
+
+
+def publish_report(*, period: Period, kind: str | None, scope: Scope, actor: User,
+                   min_visits: int | None = None) -> PublishedReport:
+    """Freeze the ranking (names in every language) with its hash; audited. Flushes only."""
+    if scope.region is None and scope.region_ids is not None:
+        # A report without a region reads as national: one limited to some regions is not.
+        raise Forbidden("Supervisors limited to regions publish one region at a time; "
+                        "give 'region'.", code="out_of_scope")
+    published_at = utcnow().replace(microsecond=0)
+    slug = _slug(period, kind)
+    data = ranking(period=period, kind=kind, scope=scope, lang=None, min_visits=min_visits)
+    data.update(slug=slug, published_at=published_at.isoformat())
+    data = json.loads(canonical_json(data))  # exactly what is hashed is what is stored
+    report = PublishedReport(slug=slug, period=period.label, kind=kind,
+                             region=data["region"], data=data, sha256=snapshot_hash(data),
+                             published_at=published_at, published_by_id=actor.id)
+    db.session.add(report)
+    db.session.flush()
+    append_event("report_published", actor=actor, object_type="published_report",
+                 object_id=slug, payload={"period": period.label, "kind": kind,
+                                          "region": data["region"], "sha256": report.sha256,
+                                          "offices": len(data["items"])})
+    return report
+
+
+def published_reports_query(*, period: str | None = None) -> sa.Select:
+    """Published reports, newest first, of one period if given."""
+    query = sa.select(PublishedReport).order_by(PublishedReport.published_at.desc(),
+                                                PublishedReport.id.desc())
+    return query.where(PublishedReport.period == period) if period else query
+
+
+def get_published(slug: str) -> PublishedReport:
+    """The published report with this slug, or 404."""
+    if len(slug) > 64:
+        raise NotFound(f"No published report {slug[:64]!r}.")
+    report = db.session.scalar(sa.select(PublishedReport).where(PublishedReport.slug == slug))
+    if report is None:
+        raise NotFound(f"No published report {slug!r}.")
+    return report
+
+
+def verified_snapshot(report: PublishedReport) -> str:
+    """The snapshot's canonical JSON, after checking it against its hash: altered data is
+    never served (500 snapshot_corrupt, logged)."""
+    text = canonical_json(report.data)
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != report.sha256:
+        log.error("published report %s does not match its SHA-256 %s", report.slug,
+                  report.sha256)
+        raise SnapshotCorrupt(f"The published report {report.slug!r} no longer matches its "
+                              "hash; it is withheld until restored.")
+    return text
+
+
+# Open data --------------------------------------------------------------------------------
+
+def opendata_visits(*, period: Period) -> tuple[list[str], list[list]]:
+    """(section ids, rows) of the approved visits of the offices in the
+    period's published reports; 404 when nothing of the period is published. Anonymous: no
+    inspector, no visit id, no time of day (docs/reports.md)."""
+    reports = db.session.scalars(sa.select(PublishedReport)
+                                 .where(PublishedReport.period == period.label)).all()
+    if not reports:
+        raise NotFound(f"Nothing of {period.label} is published.", code="not_published")
+    codes = sorted({item["office"]["code"] for report in reports
+                    for item in json.loads(verified_snapshot(report))["items"]})
+    tz = current_app.config["TIMEZONE"]
+    where = [*_approved_in(period, []), _o.c.code.in_(codes)]
+    visits = db.session.execute(
+        sa.select(_v.c.id, _v.c.form_version_id, _o.c.code, _o.c.name, _o.c.kind,
+                  _r.c.code, _v.c.started_at, _v.c.score)
+        .select_from(_v.join(_o, _o.c.id == _v.c.office_id).join(_r, _r.c.id == _o.c.region_id))
+        .where(*where)).all()
+    ids = sa.select(_v.c.id).join(_o, _o.c.id == _v.c.office_id).where(*where)
+    sections: dict[int, dict] = defaultdict(dict)
+    for visit_id, section_id, score in db.session.execute(
+            sa.select(_s.c.visit_id, _s.c.section_id, _s.c.score).where(_s.c.visit_id.in_(ids))):
+        sections[visit_id][section_id] = score
+    findings: dict[int, list] = defaultdict(list)
+    for visit_id, question_id in db.session.execute(
+            sa.select(_f.c.visit_id, _f.c.question_id).where(_f.c.visit_id.in_(ids))):
+        findings[visit_id].append(question_id)
+    labels = _labels({v.form_version_id for v in visits})
+    present = {sid for s in sections.values() for sid in s}
+    section_ids = [sid for sid in labels.sections if sid in present]
+    section_ids += sorted(present - set(section_ids))
+    zone = ZoneInfo(tz)
+    rows = []
+    for visit_id, _, code, name, kind, region, started_at, score in visits:
+        rows.append([code, localise(name, "en", code), kind, region,
+                     started_at.astimezone(zone).date().isoformat(), score,
+                     *[sections[visit_id].get(sid) for sid in section_ids],
+                     ";".join(sorted(findings.get(visit_id, [])))])
+    # Sorted by what is exported, never by id or time: the order must not hint at who or when.
+    rows.sort(key=lambda r: (r[0], r[4], -(r[5] if r[5] is not None else -1), repr(r[6:])))
+    return section_ids, rows

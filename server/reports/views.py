@@ -1,0 +1,189 @@
+"""Report pages: the ranking and an office's report (supervisors, admins) and published snapshots
+(anyone). Printable; charts are inline SVG drawn here, since the CSP allows no inline script."""
+from __future__ import annotations
+
+import json
+from itertools import groupby
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from ..auth.access import current_user
+from ..auth.models import Role
+from ..config import LANGUAGES
+from ..db import get_or_404, utcnow
+from ..errors import Forbidden, NotFound, ValidationFailed
+from ..offices.models import OFFICE_KINDS, Office
+from ..periods import half_year_of, parse_period
+from ..web.i18n import page_language
+from . import service
+from .export import kind_name
+
+bp = Blueprint("report_pages", __name__)
+
+STAFF = (Role.SUPERVISOR, Role.ADMIN)
+LEFT, WIDTH, ROW, TOP = 190, 480, 22, 26  # the interval chart's geometry, in SVG units
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    lang = page_language()
+    return {"fmt": _fmt, "pct": _pct, "kind_name": lambda kind: kind_name(kind, lang),
+            "lang_links": _lang_links}
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def _lang_links() -> list[tuple[str, str]]:
+    """This page in each language, keeping its other parameters (period, kind, ...)."""
+    args = {**request.args.to_dict(), **(request.view_args or {})}
+    return [(code, url_for(request.endpoint, **{**args, "lang": code})) for code in LANGUAGES]
+
+
+def _staff():
+    """The signed-in supervisor or admin; None sends the browser to sign in first."""
+    user = current_user()
+    if user is None:
+        return None
+    if user.role not in STAFF:
+        raise Forbidden("Reports are for supervisors and admins.")
+    return user
+
+
+def _to_login():
+    return redirect(url_for("web.login", next=request.full_path.rstrip("?"),
+                            lang=request.args.get("lang")))
+
+
+def _period():
+    """?period=, or the current half-year; a 422 page for a label that is not a period."""
+    tz = current_app.config["TIMEZONE"]
+    label = request.args.get("period", "").strip()
+    if not label:
+        return half_year_of(utcnow(), tz)
+    try:
+        return parse_period(label[:16], tz)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), errors={"query": {"period": [str(exc)]}}) from exc
+
+
+def _kind() -> str | None:
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in OFFICE_KINDS:
+        raise ValidationFailed(f"Unknown kind {kind[:40]!r}.",
+                               errors={"query": {"kind": ["Unknown kind."]}})
+    return kind
+
+
+def interval_chart(items: list[dict], bands: dict) -> dict:
+    """Geometry of the dot-and-interval chart: a row per office with a score, 0-100 across."""
+    def x(score: float) -> float:
+        return round(LEFT + WIDTH * max(0.0, min(100.0, score)) / 100, 1)
+
+    rows = []
+    for item in (i for i in items if i["score"] is not None):
+        y = TOP + len(rows) * ROW + ROW / 2
+        low = item["ci_low"] if item["ci_low"] is not None else item["score"]
+        high = item["ci_high"] if item["ci_high"] is not None else item["score"]
+        rows.append({"y": y, "x": x(item["score"]), "x1": x(low), "x2": x(high),
+                     "band": item["band"], "ranked": item.get("rank") is not None,
+                     "label": f"{item['rank'] or '–'} {_short(item['office']['name'])}",
+                     "title": f"{item['office']['name']}: {_fmt(item['score'])} "
+                              f"[{_fmt(item['ci_low'])}–{_fmt(item['ci_high'])}]"})
+    bottom = TOP + len(rows) * ROW
+    zones = [("red", x(0), x(bands["yellow_min"])),
+             ("yellow", x(bands["yellow_min"]), x(bands["green_min"])),
+             ("green", x(bands["green_min"]), x(100))]
+    return {"width": LEFT + WIDTH + 20, "height": bottom + 22, "top": TOP, "bottom": bottom,
+            "label_x": LEFT - 8,
+            "rows": rows, "ticks": [(x(v), v) for v in (0, 25, 50, 75, 100)],
+            "zones": [(band, x1, round(x2 - x1, 1)) for band, x1, x2 in zones]}
+
+
+def _short(name: str, length: int = 26) -> str:
+    return name if len(name) <= length else name[:length - 1] + "…"
+
+
+def trend_chart(trend: list[dict]) -> dict:
+    """Geometry of the trend chart: a column per period, 0-100 upwards."""
+    height, top, step, left = 160, 10, 90, 40
+
+    def y(score: float) -> float:
+        return round(top + height * (1 - max(0.0, min(100.0, score)) / 100), 1)
+
+    points = []
+    for i, entry in enumerate(trend):
+        cx = left + step * i + step / 2
+        point = {"x": cx, "period": entry["period"], "score": entry["score"],
+                 "band": entry["band"], "visits": entry["visits"]}
+        if entry["score"] is not None:
+            point.update(y=y(entry["score"]),
+                         y1=y(entry["ci_high"] if entry["ci_high"] is not None
+                              else entry["score"]),
+                         y2=y(entry["ci_low"] if entry["ci_low"] is not None
+                              else entry["score"]))
+        points.append(point)
+    line = " ".join(f"{p['x']},{p['y']}" for p in points if "y" in p)
+    return {"width": left + step * len(trend) + 10, "height": top + height + 30,
+            "axis_y": top + height, "left": left, "points": points, "line": line,
+            "ticks": [(y(v), v) for v in (0, 50, 100)]}
+
+
+def _by_kind(report: dict) -> list[tuple[str, list[dict], dict]]:
+    return [(kind, items, interval_chart(items, report["bands"]))
+            for kind, items in ((k, list(g)) for k, g in
+                                groupby(report["items"], key=lambda i: i["kind"]))]
+
+
+@bp.get("/reports/ranking")
+def ranking_page():
+    """The ranking of a period as a printable page: table, bands and the interval chart."""
+    user = _staff()
+    if user is None:
+        return _to_login()
+    scope = service.resolve_scope(user=user, region=request.args.get("region") or None)
+    report = service.ranking(period=_period(), kind=_kind(), scope=scope, lang=page_language())
+    return render_template("reports/ranking.html", report=report, groups=_by_kind(report),
+                           kinds=OFFICE_KINDS)
+
+
+@bp.get("/reports/offices/<code>")
+def office_page(code):
+    """One office's report for a period: sections, trend, critical findings, recommendations."""
+    user = _staff()
+    if user is None:
+        return _to_login()
+    if len(code) > 32 or "\x00" in code:
+        raise NotFound(f"No office with code={code[:40]!r}.")
+    office = get_or_404(Office, code=code)
+    service.check_office_scope(user=user, office=office)
+    report = service.office_report(office=office, period=_period(), lang=page_language())
+    return render_template("reports/office.html", report=report,
+                           trend=trend_chart(report["trend"]))
+
+
+def _localised(data: dict, lang: str) -> dict:
+    """A snapshot (texts in every language) with each text in `lang`."""
+    data = json.loads(json.dumps(data))
+    for section in data["sections"]:
+        section["title"] = service.localise(section["title"], lang, section["id"])
+    for item in data["items"]:
+        item["office"]["name"] = service.localise(item["office"]["name"], lang,
+                                                  item["office"]["code"])
+        for finding in item["critical"]:
+            finding["label"] = service.localise(finding["label"], lang, finding["question"])
+    return data
+
+
+@bp.get("/public/reports/<slug>")
+def public_report(slug):
+    """A published report as a page, from its frozen snapshot, checked against its hash."""
+    report = service.get_published(slug)
+    data = _localised(json.loads(service.verified_snapshot(report)), page_language())
+    return render_template("reports/public.html", report=data, groups=_by_kind(data),
+                           sha256=report.sha256, slug=report.slug)

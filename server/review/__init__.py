@@ -1,0 +1,1 @@
+"""Review: supervisors decide on visits, correct answers; admins reopen."""

@@ -1,0 +1,1 @@
+"""Scoring: pure rules (rules.py) and, later, aggregation queries."""

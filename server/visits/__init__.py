@@ -1,0 +1,1 @@
+"""Visits: intake, validation against the pinned form version, scores, evidence checks."""

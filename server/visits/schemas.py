@@ -1,0 +1,143 @@
+"""Shapes of visits on the wire. Answers are checked against the form version by the service."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate, validates_schema
+
+from ..rest import PageArgs
+from ..validators import Text, code_validator, plain_text
+from .models import VisitStatus
+
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}\Z", error="Not a SHA-256 (64 lower-case hex digits).")
+MAX_ANSWERS = 500
+
+
+class PositionIn(ma.Schema):
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    accuracy = fields.Float(load_default=None, allow_none=True,
+                            validate=validate.Range(0, 100_000),
+                            metadata={"description": "Metres, as the phone reports it."})
+    at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class AnswerIn(ma.Schema):
+    question = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    value = fields.Raw(load_default=None, allow_none=True,
+                       metadata={"description": "Typed by the question: 'yes'/'no', a choice id, "
+                                                "a list of choice ids, a number, 'HH:MM', text, "
+                                                "{lat, lon, accuracy}; null for media questions."})
+    not_applicable = fields.Boolean(load_default=False)
+    note = Text(2000, load_default="", blank=True)
+    evidence = fields.List(fields.String(validate=SHA256), load_default=list,
+                           validate=validate.Length(max=20))
+
+
+class DeviceIn(ma.Schema):
+    app_version = Text(64, blank=True)
+    platform = Text(64, blank=True)
+    user_agent = Text(300, blank=True)
+    clock_offset_ms = fields.Integer(validate=validate.Range(-10**10, 10**10))
+
+
+class VisitIn(ma.Schema):
+    uuid = fields.UUID(required=True)
+    assignment = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                validate=validate.Range(1, 2_147_483_647))
+    office = fields.String(validate=code_validator,
+                           metadata={"description": "Unplanned visits only."})
+    form_key = fields.String(validate=validate.Length(max=64),
+                             metadata={"description": "Unplanned visits only."})
+    form_version = fields.Integer(strict=True, validate=validate.Range(1, 2_147_483_647),
+                                  metadata={"description": "Unplanned visits only."})
+    started_at = fields.AwareDateTime(required=True)
+    ended_at = fields.AwareDateTime(required=True)
+    position_start = fields.Nested(PositionIn, load_default=None, allow_none=True)
+    position_end = fields.Nested(PositionIn, load_default=None, allow_none=True)
+    answers = fields.List(fields.Nested(AnswerIn), required=True,
+                          validate=validate.Length(max=MAX_ANSWERS))
+    device = fields.Nested(DeviceIn, load_default=dict)
+
+    @validates_schema
+    def target(self, data, **kw):
+        if data.get("assignment") is None and not {"office", "form_key", "form_version"} <= set(data):
+            raise ma.ValidationError("Give the assignment, or office, form_key and form_version "
+                                     "for an unplanned visit.", "assignment")
+
+
+class VisitAmendIn(VisitIn):
+    """An amendment of a returned visit: the same shape; uuid must match the URL."""
+
+
+class AnswerOut(ma.Schema):
+    question = fields.String(attribute="question_id")
+    value = fields.Raw()
+    not_applicable = fields.Boolean()
+    note = fields.String()
+    evidence = fields.List(fields.String())
+    corrected = fields.Dict(allow_none=True, metadata={
+        "description": "The newest supervisor correction (value, reason, by, at), or null; "
+                       "`value` above stays the inspector's."})
+
+
+class FlagOut(ma.Schema):
+    kind = fields.String()
+    severity = fields.String()
+    detail = fields.Dict()
+
+
+class HistoryOut(ma.Schema):
+    at = fields.AwareDateTime()
+    action = fields.String()
+    actor = fields.String(allow_none=True)
+    revision = fields.Integer(allow_none=True)
+    detail = fields.Dict()
+
+
+class VisitOut(ma.Schema):
+    uuid = fields.UUID()
+    status = fields.String()
+    assignment = fields.Integer(allow_none=True)
+    office = fields.String()
+    inspector = fields.String()
+    form_key = fields.String()
+    form_version = fields.Integer()
+    started_at = fields.AwareDateTime()
+    ended_at = fields.AwareDateTime()
+    position_start = fields.Dict(allow_none=True)
+    position_end = fields.Dict(allow_none=True)
+    score = fields.Float(allow_none=True)
+    score_uncapped = fields.Float(allow_none=True)
+    section_scores = fields.Dict()
+    critical = fields.List(fields.String())
+    flags = fields.List(fields.Nested(FlagOut))
+    answers = fields.List(fields.Nested(AnswerOut))
+    lost_points = fields.List(fields.Dict())
+    revision = fields.Integer()
+    submitted_at = fields.AwareDateTime()
+    history = fields.List(fields.Nested(HistoryOut))
+
+
+class VisitSummaryOut(ma.Schema):
+    uuid = fields.UUID()
+    status = fields.String()
+    assignment = fields.Integer(attribute="assignment_id", allow_none=True)
+    revision = fields.Integer()
+    office = fields.Function(lambda v: v.office.code)
+    inspector = fields.Function(lambda v: v.inspector.login)
+    form_key = fields.Function(lambda v: v.form_version.form.key)
+    form_version = fields.Function(lambda v: v.form_version.version)
+    started_at = fields.AwareDateTime()
+    score = fields.Float(allow_none=True)
+    critical = fields.List(fields.String())
+    flags = fields.Function(lambda v: sorted({f.kind for f in v.flags}))
+    submitted_at = fields.AwareDateTime()
+
+
+class VisitQuery(PageArgs):
+    office = fields.String(validate=code_validator)
+    inspector = fields.String(validate=[validate.Length(min=1, max=64), plain_text])
+    status = fields.String(validate=validate.OneOf([s.value for s in VisitStatus]))
+    period = fields.String(validate=[validate.Length(max=16), plain_text],
+                           metadata={"description": "2026H2, 2026Q3, 2026-07 or 2026."})
+    flag = fields.String(validate=[validate.Length(max=32), plain_text])

@@ -1,0 +1,151 @@
+"""Check a visit's answers against the exact form version it was made with.
+
+Every problem is collected, keyed by question id, so the app can show them all at once. Only
+what the inspector can fix is refused; what a reviewer can judge becomes a flag (checks.py).
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from marshmallow import ValidationError
+
+from ..scoring.rules import Answer, CompiledForm
+from ..validators import plain_text
+
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d\Z")
+MEDIA_TYPES = ("photo", "video", "audio")
+MAX_TEXT = 5000
+
+
+def _is_number(value: Any) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a JSON integer beyond any float (1e400 written out): not a number here
+        return False
+
+
+def value_problem(question: dict, value: Any) -> str | None:
+    """Why `value` is not a valid answer to `question`, or None if it is."""
+    qtype = question["type"]
+    choices = [c["id"] for c in question.get("choices", [])]
+    if qtype in MEDIA_TYPES:
+        return None if value is None else "Attach media as evidence; the value must be null."
+    if value is None:
+        return None
+    if qtype == "note":
+        return "A note takes no answer."
+    if qtype == "yes_no":
+        return None if value in ("yes", "no") else "Answer 'yes' or 'no'."
+    if qtype == "single_choice":
+        return None if isinstance(value, str) and value in choices else \
+            f"Choose one of: {', '.join(choices)}."
+    if qtype == "multi_choice":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return "Give a list of choice ids."
+        unknown = [v for v in value if v not in choices]
+        if unknown:
+            return f"Unknown choice(s): {', '.join(map(str, unknown[:5]))[:200]}."
+        if len(set(value)) != len(value):
+            return "A choice is selected twice."
+        return None
+    if qtype == "integer":
+        return None if _is_number(value) and float(value).is_integer() and abs(value) < 2**53 \
+            else "Give a whole number."
+    if qtype == "decimal":
+        return None if _is_number(value) else "Give a number."
+    if qtype == "duration_min":
+        return None if _is_number(value) and value >= 0 else "Give minutes, a number ≥ 0."
+    if qtype == "time":
+        return None if isinstance(value, str) and TIME_RE.match(value) else "Give a time as HH:MM."
+    if qtype == "text":
+        if not isinstance(value, str):
+            return "Give text."
+        if len(value) > MAX_TEXT:
+            return f"Longer than {MAX_TEXT} characters."
+        try:
+            plain_text(value)
+        except ValidationError as exc:
+            return exc.messages[0]
+        return None
+    if qtype == "geopoint":
+        if not isinstance(value, dict) or set(value) - {"lat", "lon", "accuracy"}:
+            return "Give {lat, lon, accuracy}."
+        if not (_is_number(value.get("lat")) and -90 <= value["lat"] <= 90
+                and _is_number(value.get("lon")) and -180 <= value["lon"] <= 180):
+            return "lat must be in [-90, 90] and lon in [-180, 180]."
+        if value.get("accuracy") is not None and not (_is_number(value["accuracy"])
+                                                      and value["accuracy"] >= 0):
+            return "accuracy must be a number of metres ≥ 0."
+        return None
+    return f"Unknown question type {qtype!r}."
+
+
+def check_answers(form: CompiledForm, answers_in: list[dict], *, lang: str
+                  ) -> tuple[dict[str, Answer], dict[str, list[str]]]:
+    """(valid answers by question id, errors by question id) for one submission."""
+    errors: dict[str, list[str]] = {}
+    answers: dict[str, Answer] = {}
+
+    def fail(qid: str, message: str) -> None:
+        errors.setdefault(str(qid)[:64], []).append(message)
+
+    for item in answers_in:
+        qid = item["question"]
+        question = form.questions.get(qid)
+        if question is None:
+            fail(qid, "Unknown question.")
+            continue
+        if qid in answers or qid in errors:
+            fail(qid, "Answered twice.")
+            continue
+        value, na = item.get("value"), item.get("not_applicable", False)
+        if na:
+            if not question.get("not_applicable"):
+                fail(qid, "This question cannot be answered 'not applicable'.")
+                continue
+            if value is not None:
+                fail(qid, "Give a value or not_applicable, not both.")
+                continue
+        else:
+            problem = value_problem(question, value)
+            if problem:
+                fail(qid, problem)
+                continue
+        answers[qid] = Answer(value=value, not_applicable=na)
+
+    relevance = form.relevance(answers)
+    values = form.values(answers, relevance)
+    # Whether a question is asked cannot be judged while an answer it depends on is invalid:
+    # report the invalid answer only, not a cascade of "not asked" / "required".
+    undecided = set(errors)
+    for qid in form.order:
+        expr = form.relevant.get(qid)
+        if expr is not None and expr.references & undecided:
+            undecided.add(qid)
+    for qid, question in form.questions.items():
+        answer = answers.get(qid)
+        given = answer is not None and (answer.value is not None or answer.not_applicable)
+        if qid in undecided:
+            continue
+        if not relevance[qid]:
+            if given:
+                fail(qid, "Not asked: the condition for this question is false; leave it out.")
+            continue
+        constraint = form.constraint.get(qid)
+        # Nor can a constraint that reads an invalid (or undecided) answer: judge it once fixed.
+        if constraint is not None and given and not answer.not_applicable \
+                and not constraint.references & undecided \
+                and not constraint.holds(values, current=answer.value):
+            message = question["constraint"]["message"] or {}
+            fail(qid, message.get(lang) or message.get("en") or next(iter(message.values()),
+                                                                        "Invalid answer."))
+        # "" and [] are no answer, as answered() says in the form's expressions (and ODK).
+        filled = given and (answer.not_applicable or answer.value not in ("", []))
+        if question.get("required") and question["type"] not in MEDIA_TYPES \
+                and question["type"] != "note" and not filled and qid not in errors:
+            fail(qid, "Required.")
+    return answers, errors

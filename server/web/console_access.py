@@ -1,0 +1,22 @@
+"""Who may use the console: signed-in supervisors and admins."""
+from __future__ import annotations
+
+from ..auth.access import current_user
+from ..auth.models import Role, User
+from ..errors import Forbidden
+
+STAFF = (Role.SUPERVISOR, Role.ADMIN)
+
+
+class SignIn(Exception):
+    """Nobody is signed in: the console's error handler sends the browser to sign in."""
+
+
+def staff() -> User:
+    """The signed-in supervisor or admin; inspectors get a 403 page."""
+    user = current_user()
+    if user is None:
+        raise SignIn()
+    if user.role not in STAFF:
+        raise Forbidden("The console is for supervisors and admins.")
+    return user

@@ -1,0 +1,125 @@
+"""Console planning pages: offices by region with their coverage this period, assignments
+(list, create one, create many from CSV). Pages call services; no rules live here."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import marshmallow as ma
+from flask import current_app, redirect, render_template, request, url_for
+
+from ..assignments import service as assignment_service
+from ..assignments.models import AssignmentStatus
+from ..assignments.schemas import AssignmentIn
+from ..db import paginate, unit_of_work, utcnow
+from ..errors import AppError, ValidationFailed
+from ..extensions import db
+from ..forms.service import list_forms_query
+from ..periods import half_year_of
+from ..reports import service as report_service
+from .console_access import staff
+from .i18n import page_language
+
+PER_PAGE = 50
+MAX_CSV = 2 * 1024 * 1024
+
+
+def _local_iso(raw: str) -> str:
+    """A datetime-local field ("2026-07-01T09:00") read in the deployment's time zone."""
+    raw = (raw or "").strip()[:32]
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw  # the schema names the problem
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
+    return moment.isoformat()
+
+
+def _form_data() -> dict:
+    form = request.form
+    version = (form.get("form") or "").strip()
+    key, _, number = version.rpartition("/v")
+    raw = {"office": (form.get("office") or "").strip()[:32],
+           "inspector": (form.get("inspector") or "").strip()[:64],
+           "form_key": key[:64], "form_version": int(number) if number.isdigit() else number,
+           "window_start": _local_iso(form.get("window_start")),
+           "window_end": _local_iso(form.get("window_end"))}
+    try:
+        return AssignmentIn().load(raw)
+    except ma.ValidationError as exc:
+        raise ValidationFailed("The assignment cannot be made; see errors.",
+                               errors=exc.messages) from exc
+
+
+def render_planning(user, *, error: AppError | None = None, status: int = 200,
+                    entered: dict | None = None, created: int | None = None):
+    """Offices by region with approved visits this period, coverage gaps, assignments."""
+    tz = current_app.config["TIMEZONE"]
+    period = half_year_of(utcnow(), tz)
+    scope = report_service.resolve_scope(user=user, region=None)
+    report = report_service.ranking(period=period, scope=scope, lang=page_language())
+    offices = sorted(report["items"], key=lambda i: (_region_code(i), i["office"]["code"]))
+    short = [i for i in offices if i["visits"] < report["min_visits"]]
+    args = request.args
+    filters = {"status": args.get("status") if args.get("status") in
+               [s.value for s in AssignmentStatus] else None,
+               "office": (args.get("office") or "").strip()[:32] or None,
+               "inspector": (args.get("inspector") or "").strip()[:64] or None}
+    try:
+        page = max(1, min(int(args.get("page", 1)), 10_000))
+    except ValueError:
+        page = 1
+    listing = paginate(assignment_service.list_assignments_query(user=user, **filters),
+                       page=page, per_page=PER_PAGE)
+    versions = [(f"{f.key}/v{v.version}", f.key, v.version)
+                for f in db.session.scalars(list_forms_query()).all() for v in f.versions
+                if v.retired_at is None]
+    return render_template("console/planning.html", period=period, offices=offices,
+                           short=short, min_visits=report["min_visits"], listing=listing,
+                           filters=filters, statuses=[s.value for s in AssignmentStatus],
+                           versions=versions, error=error, entered=entered or {},
+                           created=created, now=utcnow()), status
+
+
+def _region_code(item: dict) -> str:
+    region = item.get("region")
+    return getattr(region, "code", None) or str(region or "")
+
+
+def planning():
+    """Offices by region, coverage this period and the assignments."""
+    return render_planning(staff())
+
+
+def create_assignment():
+    """Plan one visit from the form."""
+    user = staff()
+    entered = {k: request.form.get(k, "") for k in
+               ("office", "inspector", "form", "window_start", "window_end")}
+    try:
+        data = _form_data()
+        with unit_of_work():
+            assignment_service.create_assignment(data=data, actor=user)
+    except AppError as exc:
+        return render_planning(user, error=exc, status=exc.status, entered=entered)
+    return redirect(url_for("console.planning", created=1, lang=request.args.get("lang")))
+
+
+def upload_assignments():
+    """Plan many visits from a CSV file: all rows or none, bad rows listed by line."""
+    user = staff()
+    upload = request.files.get("file")
+    try:
+        raw = upload.read(MAX_CSV + 1) if upload else b""
+        if not raw:
+            raise ValidationFailed("Choose a CSV file.", errors={"file": ["Required."]})
+        if len(raw) > MAX_CSV:
+            raise ValidationFailed("The file is larger than 2 MB.",
+                                   errors={"file": ["Too large."]})
+        with unit_of_work():
+            made = assignment_service.create_assignments_from_csv(raw=raw, actor=user)
+            count = len(made)
+    except AppError as exc:
+        return render_planning(user, error=exc, status=exc.status)
+    return redirect(url_for("console.planning", created=count, lang=request.args.get("lang")))

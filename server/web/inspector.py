@@ -1,0 +1,94 @@
+"""The inspector app under /app: one page shell for every screen, and its service worker.
+
+The app itself runs in the phone's browser (vanilla ES modules in static/app/, docs/inspector-app.md):
+it signs in for a bearer token and talks to /api/v1 like any other client, keeps drafts and media
+in IndexedDB and works offline. Flask only hands out the shell, the interface strings and the
+service worker; no rule and no data live here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, redirect, render_template
+
+from ..config import LANGUAGES
+from .i18n import STRINGS
+
+# The app's files are served under /app/static/ (inside the service worker's scope), not /static/:
+# the Flask app's own /static route shadows the web blueprint's there (see the report in
+# docs/inspector-app.md).
+bp = Blueprint("inspector", __name__, url_prefix="/app", template_folder="templates",
+               static_folder="static/app", static_url_path="/static")
+
+HERE = Path(__file__).parent
+ASSET_DIR = HERE / "static" / "app"
+SHELL_TEMPLATE = HERE / "templates" / "app" / "shell.html"
+# Strings the pages already had that the app shows too.
+SHARED_KEYS = ("sign_in", "login", "password", "sign_out", "language", "bad_credentials")
+SCREENS = ("/", "/signin", "/visits", "/visit/<uuid:visit_uuid>", "/amend/<uuid:visit_uuid>")
+
+
+def app_strings() -> dict[str, dict[str, str]]:
+    """The interface strings the app needs, keyed without the "app_" prefix."""
+    strings = {key: STRINGS[key] for key in SHARED_KEYS}
+    strings.update({key[4:]: value for key, value in STRINGS.items() if key.startswith("app_")})
+    return strings
+
+
+def _assets() -> list[Path]:
+    return sorted(p for p in ASSET_DIR.rglob("*") if p.is_file() and p.name != "sw.js")
+
+
+def _build_id() -> str:
+    """Changes whenever an asset, the shell or a string changes: the service worker's cache name."""
+    digest = hashlib.sha256()
+    for path in [*_assets(), SHELL_TEMPLATE, ASSET_DIR / "sw.js"]:
+        digest.update(path.relative_to(HERE).as_posix().encode())
+        digest.update(path.read_bytes())
+    digest.update(json.dumps(app_strings(), sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+_cached_build_id = lru_cache(maxsize=1)(_build_id)
+
+
+def build_id() -> str:
+    """The build id, computed once per process (on every request while debugging)."""
+    return _build_id() if current_app.debug else _cached_build_id()
+
+
+def _no_cache(resp: Response) -> Response:
+    # The service worker keeps the offline copy; the HTTP cache must not serve a stale shell.
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+def shell(visit_uuid=None):
+    """Every screen of the app: the same shell; the app routes on the path in the browser."""
+    html = render_template("app/shell.html", strings=app_strings(), languages=LANGUAGES,
+                           default_language=current_app.config["DEFAULT_LANGUAGE"],
+                           build=build_id())
+    return _no_cache(Response(html, mimetype="text/html"))
+
+
+for _rule in SCREENS:
+    bp.add_url_rule(_rule, endpoint="shell", view_func=shell)
+
+
+@bp.get("")
+def root():
+    """/app without the slash: the service worker's scope is /app/."""
+    return redirect("/app/", code=308)
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, at /app/sw.js so that its scope is /app/; it caches the shell and
+    the assets listed here under a cache named after the build."""
+    assets = ["/app/", *(f"/app/static/{p.relative_to(ASSET_DIR).as_posix()}" for p in _assets())]
+    head = f"const BUILD = {json.dumps(build_id())};\nconst ASSETS = {json.dumps(assets)};\n"
+    body = head + (ASSET_DIR / "sw.js").read_text(encoding="utf-8")
+    return _no_cache(Response(body, mimetype="text/javascript"))

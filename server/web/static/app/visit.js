@@ -1,0 +1,237 @@
+// The visit screen: one section per screen with a progress bar, live skip logic, then a last
+// step that lists what is missing and finishes the visit into the outbox. Every change is saved
+// on the phone as it happens. Nothing here names the app: the screen stays plain while in use.
+
+import { announce, fill, h } from "./dom.js";
+import { formatTime, label, t } from "./i18n.js";
+import { bodyAnswers, check, compile, progress } from "./form.js";
+import { prepare, releaseUrls } from "./evidence.js";
+import { renderQuestion } from "./questions.js";
+import * as outbox from "./outbox.js";
+import * as db from "./db.js";
+import * as store from "./store.js";
+
+const POSITION_TIMEOUT_MS = 10000;
+
+/** The position now, or null (refused, unavailable, too slow). */
+export function geolocate() {
+  if (!navigator.geolocation) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    navigator.geolocation.getCurrentPosition(
+      (p) => resolve({ lat: p.coords.latitude, lon: p.coords.longitude, accuracy: Math.min(100000, p.coords.accuracy || 0), at: new Date(p.timestamp || Date.now()).toISOString() }),
+      () => resolve(null),
+      { enableHighAccuracy: true, timeout: POSITION_TIMEOUT_MS, maximumAge: 60000 },
+    );
+  });
+}
+
+/**
+ * Show visit `record` (a draft) in `main`. deps: {definition, recommendations (Map),
+ * positions (bool), navigate(path), chrome(options)}.
+ */
+export async function showVisit(main, record, deps) {
+  const form = compile(deps.definition);
+  const sections = deps.definition.sections;
+  const media = new Map((await store.mediaOf(record.uuid)).map((m) => [m.id, m]));
+  const editable = record.status === "draft" || record.status === "attention";
+  const touched = new Set(Object.keys(record.error?.errors || {}));
+  let showAll = record.status === "attention";
+  let step = Math.min(record.section || 0, sections.length);
+  let views = new Map();
+  let result = check(form, record);
+
+  const preparing = new Set();
+  const ctx = {
+    record, media, editable, preparing, recommendations: deps.recommendations, geolocate,
+    progressOf: (m) => (m.done ? m.size : m.offset || 0),
+    change(qid, patch) {
+      const a = (record.answers[qid] ||= {});
+      Object.assign(a, patch);
+      if (a.not_applicable) a.value = null;
+      touched.add(qid);
+      if (record.error?.errors?.[qid]) delete record.error.errors[qid];
+      store.saveVisit(record).catch(() => {});
+      refresh();
+    },
+    async addFiles(qid, files) {
+      for (const file of files) {
+        preparing.add(qid);
+        refresh();
+        let m;
+        try {
+          m = await prepare(file, { visit: record.uuid, question: qid });
+        } finally {
+          preparing.delete(qid);
+        }
+        const cited = (record.evidence[qid] ||= []);
+        if (cited.some((id) => media.get(id)?.sha256 === m.sha256)) continue; // the same file twice
+        media.set(m.id, m);
+        cited.push(m.id);
+        touched.add(qid);
+        refresh();
+        await store.saveMedia(m, record).catch(() => {}); // a full phone: kept in memory, retried
+      }
+    },
+    removeMedia(m) {
+      if (!window.confirm(t("remove_confirm"))) return;
+      record.evidence[m.question] = (record.evidence[m.question] || []).filter((id) => id !== m.id);
+      media.delete(m.id);
+      store.saveVisit(record, { now: true }).catch(() => {});
+      db.del("media", m.id).catch(() => {});
+      refresh();
+    },
+  };
+
+  const bar = h("progress", { class: "steps", max: sections.length, value: step, "aria-label": "" });
+  const stepLabel = h("p", { class: "step-label" });
+  const counts = h("p", { class: "muted counts" });
+  const saved = h("p", { class: "muted counts", id: "save-state" });
+  const showSaved = () => {
+    const state = store.saveState();
+    saved.textContent = state === "saving" ? t("saving") : state === "saved" ? t("saved") : "";
+  };
+  store.events.addEventListener("state", showSaved);
+  showSaved();
+  const body = h("div", { class: "section-body" });
+  const back = h("button", { type: "button", class: "button secondary", onclick: () => go(step - 1) }, t("back"));
+  const next = h("button", { type: "button", class: "button", id: "next" });
+  next.addEventListener("click", () => go(step + 1));
+  const jump = h("select", { id: "jump", onchange: (event) => go(Number(event.target.value)) });
+  const intro = record.kind === "amend" ? h("div", { class: "banner info" }, h("p", {}, t("amend_intro")),
+    record.comment ? h("p", {}, h("strong", {}, `${t("comment")}: `), record.comment) : null) : null;
+  const serverError = record.error ? h("p", { class: "banner warn", role: "alert" }, t("server_refused"), " ", record.error.message || "") : null;
+  fill(main,
+    h("div", { class: "visit" },
+      h("div", { class: "visit-head" }, stepLabel, bar, counts, saved),
+      intro, serverError, body,
+      h("nav", { class: "step-nav", "aria-label": t("jump") }, back, next),
+      h("p", { class: "jump" }, h("label", { for: "jump" }, t("jump")), jump)));
+
+  function refresh() {
+    result = check(form, record);
+    for (const [qid, view] of views) {
+      const serverErrors = record.error?.errors?.[qid] || [];
+      view.update({ asked: result.asked.get(qid), errors: [...(result.errors[qid] || []), ...serverErrors],
+        showErrors: showAll || touched.has(qid) || serverErrors.length > 0 });
+    }
+    const p = progress(form, record, result.asked);
+    counts.textContent = t("answered_of", { n: p.done, total: p.total });
+    if (step === sections.length) drawFinish();
+  }
+
+  function go(target, focusQid = null) {
+    step = Math.max(0, Math.min(sections.length, target));
+    record.section = step;
+    store.saveVisit(record).catch(() => {});
+    draw();
+    window.scrollTo(0, 0);
+    if (focusQid && views.has(focusQid)) views.get(focusQid).focus();
+    else body.querySelector("h2")?.focus();
+  }
+
+  function draw() {
+    releaseUrls();
+    views = new Map();
+    bar.value = step;
+    back.disabled = step === 0;
+    next.hidden = step === sections.length;
+    next.textContent = step === sections.length - 1 ? t("review") : t("next");
+    fill(jump, sections.map((s, i) => h("option", { value: i, selected: i === step }, `${i + 1}. ${label(s.title)}`)),
+      h("option", { value: sections.length, selected: step === sections.length }, t("review")));
+    if (step === sections.length) {
+      stepLabel.textContent = t("review");
+      deps.chrome({ title: t("review") });
+      drawFinish();
+      return;
+    }
+    const section = sections[step];
+    stepLabel.textContent = t("section_of", { n: step + 1, total: sections.length });
+    deps.chrome({ title: label(section.title) });
+    bar.setAttribute("aria-label", stepLabel.textContent);
+    const list = section.questions.map((q) => {
+      const view = renderQuestion(q, ctx);
+      views.set(q.id, view);
+      return view.el;
+    });
+    fill(body, h("h2", { tabindex: "-1" }, label(section.title)), list);
+    refresh();
+  }
+
+  function drawFinish() {
+    const problems = Object.entries(result.errors);
+    const toggle = h("input", { type: "checkbox", id: "positions", checked: deps.positions(),
+      onchange: (event) => deps.setPositions(event.target.checked) });
+    const finish = h("button", { type: "button", class: "button big", id: "finish", disabled: !editable }, t("finish"));
+    finish.addEventListener("click", () => finishVisit(finish));
+    fill(body,
+      h("h2", { tabindex: "-1" }, t("review")),
+      record.started_at ? h("p", { class: "muted" }, t("started", { time: formatTime(record.started_at) })) : null,
+      problems.length
+        ? h("div", { class: "problems", role: "alert" }, h("p", {}, t("finish_problems")),
+          h("ul", {}, problems.map(([qid, messages]) => {
+            const q = form.questions.get(qid);
+            const index = sections.findIndex((s) => s.id === form.sectionOf.get(qid));
+            return h("li", {}, h("a", { href: `#q-${qid}`, onclick: (event) => { event.preventDefault(); showAll = true; go(index, qid); } },
+              `${index + 1}. ${label(q.label)}`), " — ", messages.join(" "));
+          })))
+        : h("p", { class: "ok" }, t("finish_ok")),
+      h("label", { class: "choice", for: "positions" }, toggle, h("span", {}, t("position_toggle"))),
+      h("p", { class: "muted" }, t("finish_note")),
+      finish);
+  }
+
+  async function finishVisit(button) {
+    showAll = true;
+    result = check(form, record);
+    if (Object.keys(result.errors).length) {
+      drawFinish();
+      body.querySelector(".problems a")?.focus();
+      return;
+    }
+    button.disabled = true;
+    if (record.kind !== "amend") {
+      record.ended_at ||= new Date().toISOString();
+      if (deps.positions() && !record.position_end) {
+        button.textContent = t("position_wait");
+        record.position_end = await geolocate();
+      }
+    }
+    const shaOf = (id) => media.get(id)?.sha256;
+    record.body = {
+      uuid: record.uuid,
+      ...(record.assignment !== null ? { assignment: record.assignment }
+        : { assignment: null, office: record.office, form_key: record.form_key, form_version: record.form_version }),
+      started_at: record.started_at,
+      ended_at: record.ended_at,
+      position_start: strip(record.position_start),
+      position_end: strip(record.position_end),
+      answers: bodyAnswers(form, record, shaOf),
+      device: deps.device(),
+    };
+    record.status = "outbox";
+    record.error = null;
+    record.finished_at = new Date().toISOString();
+    delete record.timers;
+    try {
+      await store.saveVisit(record, { now: true });
+    } catch {
+      button.disabled = false; // the phone is full: the banner says so; nothing was lost
+      return;
+    }
+    announce(t("status_outbox"));
+    outbox.kick();
+    deps.navigate("/app/visits");
+  }
+
+  draw();
+  return () => {
+    store.events.removeEventListener("state", showSaved);
+    releaseUrls();
+  };
+}
+
+function strip(position) {
+  if (!position) return null;
+  const { lat, lon, accuracy = null, at = null } = position;
+  return { lat, lon, accuracy, at };
+}

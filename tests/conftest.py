@@ -1,0 +1,183 @@
+"""Fixtures: an app per test on a clean database, a client, a CLI runner, signed-in users.
+
+SQLite (the default): a new database file per test. PostgreSQL (ADAL_TEST_DATABASE_URL): one
+database per xdist worker, schema created once, every table emptied after each test. Emptying
+rather than a rolled-back outer transaction lets tests commit for real, which the concurrency
+tests need (see docs/testing.md).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from server import create_app
+from server.extensions import db
+from tests import factories
+
+PG_URL = os.environ.get("ADAL_TEST_DATABASE_URL", "")
+
+
+def _worker_database_url(worker: str) -> str:
+    """The PostgreSQL database this xdist worker owns, created empty."""
+    url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{url.database}_{worker}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_database(worker_id: str) -> Iterator[str | None]:
+    """The worker's PostgreSQL URL with the schema in place, or None on SQLite."""
+    if not PG_URL:
+        yield None
+        return
+    url = _worker_database_url(worker_id)
+    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "DATABASE_URL": url})
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    yield url
+
+
+def _empty_all_tables() -> None:
+    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(tmp_path, pg_database):
+    """A fresh app on an empty database; media under the test's own folder."""
+    url = pg_database or f"sqlite:///{tmp_path / 'adal.sqlite3'}"
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "DATABASE_URL": url,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "PASSWORD_HASH_PROFILE": "CHEAPEST",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    })
+    app.instance_path = str(tmp_path / "instance")
+    with app.app_context():
+        if pg_database is None:
+            db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if pg_database is not None:
+            _empty_all_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def commit(app) -> Callable:
+    """Run `fn` in an app context and commit: for data an API test needs to exist."""
+    def run(fn: Callable, *args, **kwargs):
+        with app.app_context():
+            result = fn(*args, **kwargs)
+            db.session.commit()
+            return result
+    return run
+
+
+@pytest.fixture
+def headers_for(commit) -> Callable[..., dict]:
+    """Bearer headers of a new user with `role` (admin, supervisor, inspector)."""
+    def make(role: str = "admin", **user_kw) -> dict:
+        def create():
+            user = factories.user(role=role, **user_kw)
+            return factories.token_for(user)
+        return {"Authorization": f"Bearer {commit(create)}"}
+    return make
+
+
+@pytest.fixture
+def admin_headers(headers_for) -> dict:
+    return headers_for("admin")
+
+
+@pytest.fixture
+def supervisor_headers(headers_for) -> dict:
+    return headers_for("supervisor")
+
+
+@pytest.fixture
+def inspector_headers(headers_for) -> dict:
+    return headers_for("inspector")
+
+
+@pytest.fixture
+def count(app) -> Callable[[type], int]:
+    """Rows of a model, read in a context of its own (what another request would see)."""
+    def rows(model) -> int:
+        with app.app_context():
+            return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+    return rows
+
+
+DEFAULT_FORM = "survey_forms/service_centre_visit.v1.yaml"
+
+
+@pytest.fixture
+def world(commit):
+    """A region, an office, an inspector and a supervisor with tokens, the default checklist
+    published, and an open assignment for the inspector whose window covers now."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from server.assignments.models import Assignment
+    from server.config import PROJECT_ROOT
+    from server.db import utcnow
+    from server.forms.service import publish_file
+
+    def build():
+        version, _ = publish_file(path=Path(PROJECT_ROOT) / DEFAULT_FORM)
+        office = factories.office(code="AST-1", lat=51.1283, lon=71.4304)
+        other_office = factories.office(code="AST-2", region=office.region, lat=51.18, lon=71.41)
+        inspector = factories.user(role="inspector", login="insp")
+        other = factories.user(role="inspector", login="insp2")
+        supervisor = factories.user(role="supervisor", login="sup")
+        admin = factories.user(role="admin", login="adm")
+        now = utcnow()
+        assignment = Assignment(office=office, inspector=inspector, form_version=version,
+                                window_start=now - timedelta(days=3),
+                                window_end=now + timedelta(days=3))
+        db.session.add(assignment)
+        db.session.flush()
+        return {
+            "version_id": version.id, "office": office.code, "other_office": other_office.code,
+            "assignment": assignment.id,
+            "inspector": {"Authorization": f"Bearer {factories.token_for(inspector)}"},
+            "other_inspector": {"Authorization": f"Bearer {factories.token_for(other)}"},
+            "supervisor": {"Authorization": f"Bearer {factories.token_for(supervisor)}"},
+            "admin": {"Authorization": f"Bearer {factories.token_for(admin)}"},
+        }
+    return commit(build)
+
+
+@pytest.fixture
+def default_form():
+    """The default checklist, compiled (pure; no database)."""
+    from server.config import PROJECT_ROOT
+    from server.forms.loader import load_form_file
+    from server.scoring.rules import CompiledForm
+
+    return CompiledForm(load_form_file(PROJECT_ROOT / DEFAULT_FORM))

@@ -1,0 +1,161 @@
+"""/api/v1/media: metadata and files, only to those allowed; ranges, caching, no changes."""
+from __future__ import annotations
+
+import hashlib
+import urllib.request
+
+import pytest
+
+from tests.test_conventions import assert_problem
+
+from .conftest import Tus, jpeg_bytes, s3_settings, wav_bytes
+
+
+@pytest.fixture
+def photo(tus) -> tuple[str, bytes]:
+    """A photo the `tus` inspector uploaded: (sha256, bytes)."""
+    data = jpeg_bytes(width=400, height=300, seed=21)
+    resp = tus.send(data, filename="entrance.jpg")
+    assert resp.status_code == 204
+    return resp.headers["Adal-Media-Sha256"], data
+
+
+def test_metadata_has_the_contract_shape(client, tus, photo):
+    sha, data = photo
+    resp = client.get(f"/api/v1/media/{sha}", headers=tus.headers)
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert set(body) == {"sha256", "kind", "content_type", "size", "width", "height",
+                         "duration", "captured_at", "gps", "status", "derivatives"}
+    assert (body["sha256"], body["kind"], body["size"], body["width"]) == (sha, "photo",
+                                                                           len(data), 400)
+    assert body["gps"] is None
+    assert {d["name"] for d in body["derivatives"]} == {"thumbnail", "preview"}
+    assert set(body["derivatives"][0]) == {"name", "content_type", "width", "height", "size"}
+
+
+def test_an_audio_has_a_duration_and_no_derivatives(client, tus):
+    sha = tus.send(wav_bytes(seconds=0.5)).headers["Adal-Media-Sha256"]
+    body = client.get(f"/api/v1/media/{sha}", headers=tus.headers).get_json()
+    assert body["kind"] == "audio" and body["derivatives"] == []
+    assert body["duration"] == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize("role", ["supervisor", "admin"])
+def test_supervisors_and_admins_see_any_media(client, photo, headers_for, role):
+    resp = client.get(f"/api/v1/media/{photo[0]}", headers=headers_for(role))
+    assert resp.status_code == 200
+
+
+def test_another_inspector_gets_404_for_metadata_and_files(client, photo, headers_for):
+    other = headers_for("inspector")
+    assert_problem(client.get(f"/api/v1/media/{photo[0]}", headers=other), 404, "not_found")
+    assert_problem(client.get(f"/api/v1/media/{photo[0]}/original", headers=other), 404,
+                   "not_found")
+    assert_problem(client.get(f"/api/v1/media/{photo[0]}/thumbnail", headers=other), 404,
+                   "not_found")
+
+
+def test_media_needs_sign_in(client, photo):
+    assert_problem(client.get(f"/api/v1/media/{photo[0]}"), 401, "unauthorized")
+
+
+def test_unknown_and_malformed_hashes_are_404(client, admin_headers):
+    assert_problem(client.get("/api/v1/media/" + "a" * 64, headers=admin_headers), 404,
+                   "not_found")
+    assert_problem(client.get("/api/v1/media/../../etc", headers=admin_headers), 404,
+                   "not_found")
+    assert_problem(client.get("/api/v1/media/xyz/original", headers=admin_headers), 404,
+                   "not_found")
+
+
+def test_the_original_is_the_exact_bytes_as_an_attachment(client, tus, photo):
+    sha, data = photo
+    resp = client.get(f"/api/v1/media/{sha}/original", headers=tus.headers)
+    assert resp.status_code == 200
+    assert resp.data == data and hashlib.sha256(resp.data).hexdigest() == sha
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Content-Type"] == "image/jpeg"
+    assert resp.headers["ETag"] == f'"{sha}"'
+    assert "private" in resp.headers["Cache-Control"]
+    assert "public" not in resp.headers["Cache-Control"]
+
+
+def test_a_range_request_gets_206_with_those_bytes(client, tus, photo):
+    sha, data = photo
+    resp = client.get(f"/api/v1/media/{sha}/original",
+                      headers={**tus.headers, "Range": "bytes=100-199"})
+    assert resp.status_code == 206
+    assert resp.data == data[100:200]
+    assert resp.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
+
+
+def test_a_known_etag_gets_304(client, tus, photo):
+    sha, _ = photo
+    resp = client.get(f"/api/v1/media/{sha}/original",
+                      headers={**tus.headers, "If-None-Match": f'"{sha}"'})
+    assert resp.status_code == 304
+
+
+def test_a_thumbnail_is_a_small_jpeg_cached_privately(client, tus, photo):
+    sha, _ = photo
+    resp = client.get(f"/api/v1/media/{sha}/thumbnail", headers=tus.headers)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "image/jpeg"
+    assert resp.data[:3] == b"\xff\xd8\xff"
+    assert "private" in resp.headers["Cache-Control"] and "max-age=" in resp.headers[
+        "Cache-Control"]
+    assert "Content-Disposition" not in resp.headers or "attachment" not in resp.headers[
+        "Content-Disposition"]
+
+
+def test_a_photo_has_no_poster(client, tus, photo):
+    assert_problem(client.get(f"/api/v1/media/{photo[0]}/poster", headers=tus.headers), 404,
+                   "not_found")
+
+
+def test_an_unknown_variant_is_404(client, tus, photo):
+    assert_problem(client.get(f"/api/v1/media/{photo[0]}/exif", headers=tus.headers), 404,
+                   "not_found")
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_no_method_changes_or_deletes_media(client, admin_headers, photo, method):
+    """B33: there is no way to alter evidence through the API."""
+    for path in (f"/api/v1/media/{photo[0]}", f"/api/v1/media/{photo[0]}/original"):
+        resp = getattr(client, method)(path, headers=admin_headers, data=b"x")
+        assert_problem(resp, 405, "method_not_allowed")
+    resp = client.get(f"/api/v1/media/{photo[0]}/original", headers=admin_headers)
+    assert resp.data == photo[1]
+
+
+def test_on_s3_a_file_is_a_redirect_to_a_presigned_url(app_with, moto, inspector_headers):
+    s3_app = app_with(**s3_settings(moto))
+    client = s3_app.test_client()
+    data = jpeg_bytes(seed=22)
+    sha = Tus(client, inspector_headers).send(data).headers["Adal-Media-Sha256"]
+    resp = client.get(f"/api/v1/media/{sha}/original", headers=inspector_headers)
+    assert resp.status_code == 302
+    assert resp.headers["Cache-Control"] == "no-store"
+    with urllib.request.urlopen(resp.headers["Location"]) as s3:
+        assert s3.read() == data
+        assert s3.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_on_s3_another_inspector_gets_404_not_a_url(app_with, moto, inspector_headers,
+                                                     headers_for):
+    s3_app = app_with(**s3_settings(moto))
+    client = s3_app.test_client()
+    sha = Tus(client, inspector_headers).send(jpeg_bytes(seed=23)).headers["Adal-Media-Sha256"]
+    resp = client.get(f"/api/v1/media/{sha}/original", headers=headers_for("inspector"))
+    assert_problem(resp, 404, "not_found")
+
+
+def test_the_upload_state_names_its_media(client, tus):
+    data = jpeg_bytes(seed=24)
+    url = tus.new(len(data))
+    tus.patch(url, 0, data)
+    body = client.get(url, headers=tus.headers).get_json()
+    assert body["state"] == "completed" and body["media"] == hashlib.sha256(data).hexdigest()
+    assert body["offset"] == body["length"] == len(data)
