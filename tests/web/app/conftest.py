@@ -1,66 +1,21 @@
-"""Browser tests of the inspector app (/app): Debian's Chromium driven by Playwright, against the
-app served by a real HTTP server in a thread, on the `world` fixture's data.
-
-Skipped with a reason when Playwright or /usr/bin/chromium is missing (.ci/run installs both).
+"""Browser tests of the inspector app (/app): a phone-sized context in the shared Chromium
+(tests/web/conftest.py), on the `world` fixture's data.
 Screenshots go to the test's tmp_path, or to docs/screenshots/ when ADAL_SCREENSHOTS=1.
 """
 from __future__ import annotations
 
 import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from server.config import PROJECT_ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
 OFFICE_POSITION = {"latitude": 51.1284, "longitude": 71.4305, "accuracy": 15}
 SCREENSHOTS = Path(PROJECT_ROOT) / "docs" / "screenshots"
 SAMPLES = Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos"
 TIMEOUT_MS = 15_000
-
-
-def _sync_playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed (pip install -r requirements-dev.txt)")
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does it)")
-    return sync_playwright
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium per test process."""
-    sync_playwright = _sync_playwright()
-    pw = sync_playwright().start()
-    try:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    except Exception as exc:  # noqa: BLE001 - a broken browser install is a skip, not a failure
-        pw.stop()
-        pytest.skip(f"Chromium does not start: {exc}")
-    yield chromium
-    chromium.close()
-    pw.stop()
-
-
-@pytest.fixture
-def live(app, world):
-    """The test app on http://127.0.0.1:<port>, with the world's data; the base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
 
 
 def new_context(browser, base_url: str, *, service_workers: str = "allow"):

@@ -15,7 +15,7 @@ import pytest
 from server.config import PROJECT_ROOT
 from tests import factories
 from tests.media.conftest import Tus, jpeg_bytes
-from tests.web.app.conftest import CHROMIUM
+from tests.web.conftest import CHROMIUM
 
 from .helpers import far_away, submit
 
