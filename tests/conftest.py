@@ -33,13 +33,19 @@ def _worker_database_url(worker: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def _worker_id(config: pytest.Config) -> str:
+    """The xdist worker's id ("gw0", ...), or "master" without xdist (-n 0, -p no:xdist)."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else "master"
+
+
 @pytest.fixture(scope="session")
-def pg_database(worker_id: str) -> Iterator[str | None]:
+def pg_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """The worker's PostgreSQL URL with the schema in place, or None on SQLite."""
     if not PG_URL:
         yield None
         return
-    url = _worker_database_url(worker_id)
+    url = _worker_database_url(_worker_id(request.config))
     app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "DATABASE_URL": url})
     with app.app_context():
         db.create_all()
