@@ -94,6 +94,24 @@ def test_a_chunked_body_of_exactly_the_limit_is_read(make_app):
     assert_problem(_chunked(client, body), 401, "invalid_credentials")
 
 
+def test_a_chunked_assignments_csv_over_the_limit_is_a_413_and_plans_nothing(app, client, world,
+                                                                            count):
+    """The CSV import reads its raw body: cut at the limit, the first line alone is valid."""
+    from server.assignments.models import Assignment
+
+    header = "office,inspector,form_key,form_version,window_start,window_end\n"
+    line = "AST-2,insp2,service-centre-visit,1,2031-03-0{}T09:00:00Z,2031-03-0{}T18:00:00Z\n"
+    first = (header + line.format(2, 3)).encode()
+    app.config["MAX_CONTENT_LENGTH"] = len(first)
+    resp = client.post("/api/v1/assignments/import",
+                       input_stream=io.BytesIO(first + line.format(5, 6).encode()),
+                       headers={**world["supervisor"], "Transfer-Encoding": "chunked",
+                                "Content-Type": "text/csv"},
+                       environ_overrides={"wsgi.input_terminated": True})
+    assert_problem(resp, 413, "payload_too_large")
+    assert count(Assignment) == 1  # the world's own
+
+
 def test_malformed_json_is_a_400_problem(client):
     resp = client.post("/api/v1/auth/token", data=b'{"login": "a",',
                        content_type="application/json")

@@ -9,7 +9,7 @@ from ..auth.models import Role
 from ..db import paginate, unit_of_work
 from ..extensions import db
 from ..idempotency import idempotent, remember
-from ..rest import Blueprint, page_args, page_of
+from ..rest import Blueprint, page_args, page_of, request_body
 from . import service
 from .models import Assignment
 from .schemas import AssignmentIn, AssignmentOut, AssignmentQuery, BulkResult, CancelIn
@@ -51,7 +51,7 @@ def create_assignment(data):
 def import_assignments():
     """Plan many visits from CSV: all rows or none; every bad row listed with its line."""
     with unit_of_work():
-        created = service.create_assignments_from_csv(raw=request.get_data(),
+        created = service.create_assignments_from_csv(raw=request_body(request),
                                                       actor=require_user())
         remember("assignment", [a.id for a in created])
         return {"created": len(created), "items": created}

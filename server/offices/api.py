@@ -12,7 +12,7 @@ from ..auth.models import Role
 from ..db import get_or_404, paginate, unit_of_work
 from ..errors import AppError, NotFound
 from ..extensions import db
-from ..rest import Blueprint, PageArgs, page_args, page_of
+from ..rest import Blueprint, PageArgs, page_args, page_of, request_body
 from ..validators import CODE_PATTERN
 from . import service
 from .models import Office, Region
@@ -132,7 +132,7 @@ def import_offices():
         name = "".join(ch for ch in upload.filename or "" if ch.isprintable())
         raw, source = upload.read(), name or "upload"
     else:
-        raw, source = request.get_data(), "request body"
+        raw, source = request_body(request), "request body"
     with unit_of_work():
         offices = service.import_offices(raw=raw, actor=require_user(), source=source[:200])
         return {"created": len(offices), "codes": [o.code for o in offices]}

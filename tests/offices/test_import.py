@@ -347,6 +347,45 @@ def test_multipart_with_a_bad_file_is_refused(client, admin_headers, region, cou
     assert count(Office) == 0
 
 
+def _chunked(client, headers: dict, body: bytes, content_type: str = "text/csv"):
+    """POST without Content-Length, as a chunked upload reaches the app behind gunicorn."""
+    return client.post(IMPORT, input_stream=io.BytesIO(body),
+                       headers={**headers, "Transfer-Encoding": "chunked",
+                                "Content-Type": content_type},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_a_chunked_csv_over_the_limit_is_a_413_and_imports_nothing(app, client, admin_headers,
+                                                                    region, count):
+    """Werkzeug cuts such a body at the limit; here the cut part is a valid file of one row."""
+    first = csv_body(ROW_1)
+    app.config["MAX_CONTENT_LENGTH"] = len(first)
+    resp = _chunked(client, admin_headers, csv_body(ROW_1, ROW_2))
+    assert_problem(resp, 413, "payload_too_large")
+    assert count(Office) == 0
+
+
+def test_a_chunked_csv_of_exactly_the_limit_imports(app, client, admin_headers, region, count):
+    body = csv_body(ROW_1, ROW_2)
+    app.config["MAX_CONTENT_LENGTH"] = len(body)
+    resp = _chunked(client, admin_headers, body)
+    assert resp.status_code == 201, resp.json
+    assert count(Office) == 2
+
+
+def test_a_chunked_multipart_upload_over_the_limit_imports_nothing(app, client, admin_headers,
+                                                                   region, count):
+    boundary = "adal-boundary"
+    part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"offices.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+    body = part + csv_body(ROW_1, ROW_2) + f"\r\n--{boundary}--\r\n".encode()
+    app.config["MAX_CONTENT_LENGTH"] = len(part) + len(csv_body(ROW_1))
+    resp = _chunked(client, admin_headers, body,
+                    content_type=f"multipart/form-data; boundary={boundary}")
+    assert_problem(resp, 413, "payload_too_large")
+    assert count(Office) == 0
+
+
 @pytest.mark.parametrize("role", ["inspector", "supervisor"])
 def test_non_admin_cannot_import(upload, headers_for, count, role):
     resp = upload(GOOD.encode(), headers=headers_for(role))
