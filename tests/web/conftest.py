@@ -32,19 +32,42 @@ def _sync_playwright():
     return sync_playwright
 
 
+# Only for the browser that records audio (tests/web/app): a fake microphone, allowed without a
+# prompt. Not in CHROMIUM_ARGS, so that every other test sees a browser without any device.
+FAKE_MEDIA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
 @pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium per test process."""
+def playwright_driver():
+    """The one Playwright of this test process (its sync API allows one per thread)."""
     sync_playwright = _sync_playwright()
     pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+def _launch(pw, args: list[str]):
     try:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        return pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
     except Exception as exc:  # noqa: BLE001 - a broken browser install is a skip, not a failure
-        pw.stop()
         pytest.skip(f"Chromium does not start: {exc}")
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    """One headless Chromium per test process."""
+    chromium = _launch(playwright_driver, CHROMIUM_ARGS)
     yield chromium
     chromium.close()
-    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def media_browser(playwright_driver):
+    """A second Chromium with a fake camera and microphone (FAKE_MEDIA_ARGS), launched only by
+    the tests that record."""
+    chromium = _launch(playwright_driver, [*CHROMIUM_ARGS, *FAKE_MEDIA_ARGS])
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

@@ -18,11 +18,16 @@ SAMPLES = Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos"
 TIMEOUT_MS = 15_000
 
 
-def new_context(browser, base_url: str, *, service_workers: str = "allow"):
-    """A phone: 390×844, touch, a position next to the office, geolocation allowed."""
-    context = browser.new_context(viewport=PHONE, base_url=base_url, is_mobile=True, has_touch=True,
-                                  geolocation=OFFICE_POSITION, permissions=["geolocation"],
-                                  locale="en-GB", service_workers=service_workers)
+NARROW_PHONE = {"width": 360, "height": 740}
+
+
+def new_context(browser, base_url: str, *, service_workers: str = "allow", viewport=None,
+                permissions=("geolocation",)):
+    """A phone: 390×844 unless told, touch, a position next to the office, geolocation allowed."""
+    context = browser.new_context(viewport=viewport or PHONE, base_url=base_url, is_mobile=True,
+                                  has_touch=True, geolocation=OFFICE_POSITION,
+                                  permissions=list(permissions), locale="en-GB",
+                                  service_workers=service_workers)
     context.set_default_timeout(TIMEOUT_MS)
     return context
 
@@ -49,6 +54,24 @@ def bare_phone(browser, live):
     yield page
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def open_phone(browser, live):
+    """open_phone(**new_context options): a page in a phone made to measure; errors checked."""
+    opened = []
+
+    def make(*, browser_=None, **options):
+        context = new_context(browser_ or browser, live, **options)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        opened.append((context, errors))
+        return page
+    yield make
+    for context, errors in opened:
+        context.close()
+        assert not errors, f"uncaught errors in the page: {errors}"
 
 
 @pytest.fixture

@@ -4,11 +4,15 @@ server; the language switch; a returned visit amended and sent again."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
+from server.auth.models import ApiToken
+from server.extensions import db
 from server.media.models import MediaObject, Upload
 from server.visits.models import Visit
 from tests.visits.builders import visit_payload
 from tests.web.app import flows
+from tests.web.app.checks import GEO_CALLS, GEO_COUNTER, LOW_CONTRAST, TEXTS_IN
 from tests.web.app.helpers import answers_by_question, rows, sha256_of, visit, visits
 
 
@@ -19,10 +23,18 @@ def _hidden(page, qid: str) -> bool:
 def test_a_visit_finished_offline_arrives_once_with_its_photo(phone, world, app, client, shot,
                                                               sample_photo):
     page = phone
+    page.add_init_script(GEO_COUNTER)
     page.goto("/app/")
     page.wait_for_selector("#login")
     shot(page, "01-sign-in")
     flows.sign_in(page)
+    # The position is asked before the visit starts: off until the inspector turns it on.
+    assert not page.is_checked("#positions")
+    page.check("#positions")
+    page.reload()
+    page.wait_for_selector("[data-assignment]")
+    assert page.is_checked("#positions"), "the choice is remembered on the phone"
+    assert page.evaluate(GEO_CALLS) == 0
     shot(page, "02-assignments")
     uuid = flows.start_visit(page, world["assignment"])
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # the shell is kept for offline
@@ -56,6 +68,9 @@ def test_a_visit_finished_offline_arrives_once_with_its_photo(phone, world, app,
     page.wait_for_url("**/app/visits")
     page.wait_for_selector(f"[data-uuid='{uuid}'][data-status=outbox]")
     shot(page, "05-visits-waiting-offline")
+    assert page.evaluate(GEO_CALLS) == 2  # at "Start visit" and at the finish, as agreed
+    assert page.evaluate(TEXTS_IN, "#offline-banner") and page.evaluate(TEXTS_IN, "#visit-list")
+    assert page.evaluate(LOW_CONTRAST) == []  # the offline banner and the list of visits
 
     page.reload()  # still offline: the service worker serves the app, IndexedDB keeps the visit
     page.wait_for_selector(f"[data-uuid='{uuid}'][data-status=outbox]")
@@ -64,6 +79,7 @@ def test_a_visit_finished_offline_arrives_once_with_its_photo(phone, world, app,
     page.context.set_offline(False)
     page.wait_for_selector(f"[data-uuid='{uuid}'][data-status=sent]", timeout=30_000)
     shot(page, "06-visits-sent")
+    assert page.evaluate(LOW_CONTRAST) == []
 
     [summary] = visits(client, world["inspector"])
     assert summary["uuid"] == uuid
@@ -77,6 +93,67 @@ def test_a_visit_finished_offline_arrives_once_with_its_photo(phone, world, app,
     assert detail["position_end"] is not None
     assert detail["ended_at"] >= detail["started_at"]
     assert (rows(app, Visit), rows(app, MediaObject), rows(app, Upload)) == (1, 1, 1)
+
+
+def test_no_position_is_requested_when_the_inspector_leaves_it_off(phone, world, client):
+    page = phone
+    page.add_init_script(GEO_COUNTER)
+    flows.sign_in(page)
+    assert not page.is_checked("#positions")  # nothing chosen yet: off
+    uuid = flows.start_visit(page, world["assignment"])
+    flows.answer(page, "A01", "yes")
+    flows.wait_saved(page)
+    page.reload()  # a reload does not ask for it either
+    page.wait_for_selector("#q-A01")
+    flows.fill_checklist(page)
+    assert not page.is_checked("#positions")
+    page.click("#finish")
+    page.wait_for_url("**/app/visits")
+    page.wait_for_selector(f"[data-uuid='{uuid}'][data-status=sent]", timeout=30_000)
+    assert page.evaluate(GEO_CALLS) == 0, "the browser was asked for the position"
+    detail = visit(client, world["inspector"], uuid)
+    assert (detail["position_start"], detail["position_end"]) == (None, None)
+
+
+def test_a_position_refused_by_the_browser_is_sent_as_null(open_phone, world, client):
+    page = open_phone(permissions=())  # the inspector agreed in the app, the browser says no
+    page.add_init_script(GEO_COUNTER)
+    flows.sign_in(page)
+    page.check("#positions")
+    uuid = flows.start_visit(page, world["assignment"])
+    flows.fill_checklist(page)
+    assert page.is_checked("#positions")
+    page.click("#finish")
+    page.wait_for_url("**/app/visits")
+    page.wait_for_selector(f"[data-uuid='{uuid}'][data-status=sent]", timeout=30_000)
+    assert page.evaluate(GEO_CALLS) == 2
+    detail = visit(client, world["inspector"], uuid)
+    assert (detail["position_start"], detail["position_end"]) == (None, None)
+
+
+def test_a_supervisor_signing_in_to_the_app_is_sent_to_the_console(phone, world, app):
+    page = phone
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)
+                                   .where(ApiToken.revoked_at.is_(None)))
+    page.goto("/app/")
+    page.wait_for_url("**/app/signin")
+    page.fill("#login", "sup")
+    page.fill("#password", flows.factories.PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_selector("form .error:not([hidden]) #open-console")
+    message = page.inner_text("form .error")
+    assert "This app is for inspectors only." in message and "console" in message
+    assert page.get_attribute("#open-console", "href") == "/console/"
+    assert page.url.endswith("/app/signin")
+    assert page.locator("[data-assignment], #visit-list, nav").count() == 0
+    page.reload()  # no session was kept: still the sign-in screen
+    page.wait_for_selector("#login")
+    assert page.input_value("#login") == ""
+    with app.app_context():  # the token issued for the check was revoked at once
+        after = db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)
+                                  .where(ApiToken.revoked_at.is_(None)))
+    assert after == before
 
 
 def test_the_language_switch_changes_labels_and_is_remembered(phone, world, shot):

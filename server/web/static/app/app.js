@@ -25,7 +25,9 @@ const deps = {
   authEnded,
   signOut,
   message: (text) => { notice = text; drawBanners(); },
-  positions: () => localStorage.getItem("adal.positions") !== "0",
+  // The position is recorded only once the inspector turned it on (the choice before "Start
+  // visit", remembered on the phone); off by default, so nothing is asked before consent.
+  positions: () => localStorage.getItem("adal.positions") === "1",
   setPositions: (on) => localStorage.setItem("adal.positions", on ? "1" : "0"),
   device: () => ({
     app_version: `web-${BUILD}`.slice(0, 64),
@@ -49,12 +51,15 @@ function languageSelect() {
 }
 
 /** The top bar: plain while a visit is open (no name of the app), with navigation elsewhere. */
-function drawTop({ visit = false } = {}) {
+function drawTop({ visit = false, title = "" } = {}) {
   document.title = t("neutral_title");
+  const skip = document.getElementById("skip");
+  if (skip) skip.textContent = t("skip");
   const s = session.current();
   if (visit) {
+    // The section's title (from the form), never the app's name.
     fill(top, h("a", { class: "back", href: "/app/visits", "data-nav": "", "aria-label": t("visits") }, "←"),
-      h("span", { class: "title" }), languageSelect());
+      h("span", { class: "title", id: "top-title" }, title), languageSelect());
     top.dataset.mode = "visit";
     return;
   }

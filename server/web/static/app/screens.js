@@ -33,7 +33,11 @@ export function showSignIn(main, { onDone }) {
       error.hidden = false;
       if (e instanceof NetworkError) error.textContent = t("offline_sign_in");
       else if (e instanceof AuthError) error.textContent = t("bad_credentials");
-      else if (e instanceof ApiError && e.code === "not_inspector") error.textContent = t("not_inspector");
+      else if (e instanceof ApiError && e.code === "not_inspector") {
+        // A supervisor or an administrator: say where their work is, nothing else of the app.
+        fill(error, h("span", {}, t("not_inspector")), " ", h("span", {}, t("console_hint")), " ",
+          h("a", { href: "/console/", id: "open-console" }, t("open_console")));
+      }
       else error.textContent = t("error", { detail: e.message });
       button.disabled = false;
       password.focus();
@@ -80,12 +84,22 @@ export async function showAssignments(main, deps) {
           draft ? t("continue") : t("start_visit")));
   };
   const groups = [];
+  if (today.length || later.length) groups.push(positionChoice(deps));
   if (today.length) groups.push(h("h2", {}, t("today")), h("ul", { class: "cards" }, today.map(card)));
   if (later.length) groups.push(h("h2", {}, t("later")), h("ul", { class: "cards" }, later.map(card)));
   fill(main, h("h1", {}, t("assignments")), groups.length ? groups : h("p", {}, t("no_assignments")),
     h("p", { class: "who muted" }, s.display_name || s.login, " · ",
       h("button", { type: "button", class: "link", onclick: () => deps.signOut() }, t("sign_out"))));
   if (s.token) data.prefetch(items).catch((error) => error instanceof AuthError && deps.authEnded(error.token));
+}
+
+/** Whether to record the position, asked before any visit is started: off until turned on. */
+function positionChoice(deps) {
+  const box = h("input", { type: "checkbox", id: "positions", checked: deps.positions(), "aria-describedby": "positions-hint",
+    onchange: (event) => deps.setPositions(event.target.checked) });
+  return h("fieldset", { class: "consent" }, h("legend", { class: "q-label" }, t("position_legend")),
+    h("label", { class: "choice", for: "positions" }, box, h("span", {}, t("position_toggle"))),
+    h("p", { class: "hint", id: "positions-hint" }, t("position_hint")));
 }
 
 async function officeOffline(code, s) {
