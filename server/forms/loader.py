@@ -303,7 +303,8 @@ def check_definition(data: Any, source: str) -> dict:
             c.fail(f"{s_path}.id", "use letters, digits and '_', starting with a letter")
         elif section["id"] in section_ids:
             c.fail(f"{s_path}.id", f"duplicate section id {section['id']!r}")
-        section_ids.add(section["id"])
+        else:  # only a valid id: a list or mapping (`- id: [a]`) cannot go into a set
+            section_ids.add(section["id"])
         raw_questions = raw_section.get("questions")
         if not isinstance(raw_questions, list) or not raw_questions:
             c.fail(f"{s_path}.questions", "give at least one question")

@@ -8,7 +8,7 @@ from server.config import PROJECT_ROOT
 from server.forms.loader import check_definition, load_form_file, to_yaml
 from server.forms.models import FormVersion
 
-from .test_loader import FIVE_MISTAKES, form, question, text
+from .test_loader import FIVE_MISTAKES, MINIMAL_YAML, form, question, text
 from .test_xlsform import FULL_CHOICES, FULL_SETTINGS, FULL_SURVEY, workbook
 
 DEFAULT_FORM = PROJECT_ROOT / "survey_forms" / "service_centre_visit.v1.yaml"
@@ -63,6 +63,18 @@ def test_check_reports_every_file_it_is_given(forms, tmp_path):
     assert "test_form.v1.yaml: OK" in result.stdout
     assert "broken.v1.yaml: 5 problem(s)" in result.stderr
     assert "other.v1.yaml: 5 problem(s)" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "publish"])
+def test_a_section_id_that_is_a_list_is_reported_not_a_crash(forms, tmp_path, count, command):
+    path = tmp_path / "list_id.v1.yaml"
+    path.write_text(MINIMAL_YAML.replace("  - id: main", "  - id: [a]"), encoding="utf-8")
+    result = forms(command, path)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "  sections[0].id: use letters, digits and '_', starting with a letter" in \
+        result.stderr
+    assert count(FormVersion) == 0
 
 
 def test_check_of_a_missing_file_is_a_usage_error(forms, tmp_path):

@@ -5,8 +5,9 @@ one thing and checks the path and the reason of what is reported.
 """
 from __future__ import annotations
 
-
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from server.forms.loader import (MAX_FILE_BYTES, FormInvalid, check_definition, load_form_file,
                                  read_yaml, to_yaml)
@@ -607,3 +608,99 @@ def test_read_yaml_refuses_oversized_bytes_too():
     with pytest.raises(FormInvalid) as info:
         read_yaml(b" " * (MAX_FILE_BYTES + 1), "big.yaml")
     assert info.value.source == "big.yaml"
+
+
+# --- any shape of mistake is a problem, never a crash --------------------------------------------
+
+@pytest.mark.parametrize("bad", [["a"], {"a": 1}, [["a"]], 5, None, True])
+def test_a_section_id_that_is_not_text_is_a_problem_not_a_crash(bad):
+    raw = form(sections=[section("main", question("q1")), section("other", question("q2"))])
+    raw["sections"][0]["id"] = bad
+    raw["sections"][1]["id"] = bad
+    reason = "use letters, digits and '_', starting with a letter"
+    assert problems(raw) == [("sections[0].id", reason), ("sections[1].id", reason)]
+
+
+def test_a_section_id_that_is_a_yaml_list_is_a_problem_not_a_crash(tmp_path):
+    assert refusal(tmp_path, MINIMAL_YAML.replace("  - id: main", "  - id: [a]")) == [
+        ("sections[0].id", "use letters, digits and '_', starting with a letter")]
+
+
+def _fuzz_fields() -> list[str]:
+    from server.forms.loader import FORM_KEYS, QUESTION_KEYS, SECTION_KEYS
+    return sorted(FORM_KEYS | SECTION_KEYS | QUESTION_KEYS
+                  | {"expr", "message", "bands", "min", "max", "critical_cap", "unanswered",
+                     "photo", "video", "audio", *LANGS, "yes", "no", "a", "b"})
+
+
+_SCALARS = (st.none() | st.booleans() | st.integers(-3, 2**40) | st.floats()
+            | st.text(max_size=6)
+            | st.sampled_from(["yes", "no", "q1", "a", "main", "kk", "yes_no", "integer",
+                               "single_choice", "multi_choice", "required_when:a", ".",
+                               "q1 == 'yes'", "answered(.)", "required", "zero"]))
+_ANYTHING = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(_fuzz_fields()) | st.text(max_size=3) | st.integers(0, 3),
+                      inner, max_size=4),
+    max_leaves=12)
+
+
+def _paths(value, prefix=()):
+    """Every place in a parsed form where a value sits: (path of keys and indexes)."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value[head], rest, new)}
+    return [_replaced(item, rest, new) if i == head else item for i, item in enumerate(value)]
+
+
+def _rich_form() -> dict:
+    raw = _full_form()
+    raw["scoring"] = {"critical_cap": 40, "unanswered": "zero"}
+    raw["sections"][0]["questions"] += [
+        question("n", "integer", unit="min", score={"bands": [{"max": 5, "score": 1}]},
+                 relevant="q1 == 'a'", critical=". > 3"),
+        question("y", score={"yes": 1, "no": 0}, critical=True,
+                 evidence={"photo": "required_when:no"}, not_applicable=True)]
+    return raw
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_value_anywhere_in_a_form_is_a_problem_or_fine_never_a_crash(data):
+    """Hypothesis puts arbitrary YAML-like values (lists, mappings, numbers, NaN, text) at one
+    to three places of a valid form: the loader returns a definition or raises FormInvalid."""
+    raw = _rich_form()
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(list(_paths(raw))))
+        raw = _replaced(raw, path, data.draw(_ANYTHING))
+    try:
+        check_definition(raw, "fuzz.yaml")
+    except FormInvalid as exc:
+        assert exc.problems and all(isinstance(p.reason, str) for p in exc.problems)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_yaml_document_is_a_problem_or_fine_never_a_crash(data):
+    """The same through YAML text: what read_yaml accepts, the checker never crashes on."""
+    raw = _rich_form()
+    path = data.draw(st.sampled_from(list(_paths(raw))))
+    raw = _replaced(raw, path, data.draw(_ANYTHING))
+    document = yaml.safe_dump(raw, allow_unicode=True)
+    try:
+        check_definition(read_yaml(document.encode("utf-8"), "fuzz.yaml"), "fuzz.yaml")
+    except FormInvalid as exc:
+        assert exc.problems
