@@ -34,7 +34,7 @@ from ..scoring.rules import CompiledForm, VisitScore, score_visit
 from .checks import FlagSpec, VisitFacts, run_checks
 from .models import (Answer, Flag, Visit, VisitEvidence, VisitFinding, VisitSectionScore,
                      VisitStatus, VisitSubmission)
-from .validation import check_answers
+from .validation import check_answers, shown
 
 _COMPILED: OrderedDict[tuple[int, str], CompiledForm] = OrderedDict()
 _COMPILED_MAX = 64
@@ -54,9 +54,13 @@ def compiled(version: FormVersion) -> CompiledForm:
 
 
 def body_sha256(body: dict) -> str:
-    """Identity of a request body: SHA-256 of its canonical JSON (key order does not matter)."""
+    """Identity of a request body: SHA-256 of its canonical JSON (key order does not matter).
+
+    It runs before validation, so the body may hold lone surrogates ("\\ud800" is valid JSON):
+    "surrogatepass" hashes them instead of raising; valid text hashes exactly as plain UTF-8.
+    """
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def get_by_uuid(visit_uuid: uuid_module.UUID) -> Visit | None:
@@ -133,7 +137,7 @@ def _evidence(*, inspector: User, answers_in: list[dict]
         for sha in dict.fromkeys(item.get("evidence", [])):
             m = media.get(sha)
             if m is None or m.id not in owned:
-                errors.setdefault(item["question"][:64], []).append(
+                errors.setdefault(shown(item["question"])[:64], []).append(
                     f"Unknown evidence {sha[:12]}…: finish its upload first.")
             else:
                 found.setdefault(item["question"], []).append(m)

@@ -5,6 +5,7 @@ what the inspector can fix is refused; what a reviewer can judge becomes a flag 
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -28,6 +29,12 @@ def _is_number(value: Any) -> bool:
         return False
 
 
+def shown(text: str) -> str:
+    """Text from the request as it may be echoed in an error: lone surrogates and control
+    characters escaped (the problem body is UTF-8, which cannot carry a lone surrogate)."""
+    return text if text.isprintable() else json.dumps(text)[1:-1]
+
+
 def value_problem(question: dict, value: Any) -> str | None:
     """Why `value` is not a valid answer to `question`, or None if it is."""
     qtype = question["type"]
@@ -48,7 +55,7 @@ def value_problem(question: dict, value: Any) -> str | None:
             return "Give a list of choice ids."
         unknown = [v for v in value if v not in choices]
         if unknown:
-            return f"Unknown choice(s): {', '.join(map(str, unknown[:5]))[:200]}."
+            return f"Unknown choice(s): {', '.join(map(shown, unknown[:5]))[:200]}."
         if len(set(value)) != len(value):
             return "A choice is selected twice."
         return None
@@ -91,7 +98,7 @@ def check_answers(form: CompiledForm, answers_in: list[dict], *, lang: str
     answers: dict[str, Answer] = {}
 
     def fail(qid: str, message: str) -> None:
-        errors.setdefault(str(qid)[:64], []).append(message)
+        errors.setdefault(shown(str(qid))[:64], []).append(message)
 
     for item in answers_in:
         qid = item["question"]

@@ -432,3 +432,72 @@ def test_another_inspector_cannot_amend(client, world, default_form, app):
     _return(app, body["uuid"])
     resp = client.put(f"/api/v1/visits/{body['uuid']}", json=body, headers=world["other_inspector"])
     assert_problem(resp, 404, "not_found")
+
+
+# --- lone surrogates: valid JSON, invalid text --------------------------------------------
+
+def _first_of_type(form, body, qtype):
+    given = {a["question"]: a for a in body["answers"]}
+    return next(given[qid] for qid, q in form.questions.items()
+                if q["type"] == qtype and qid in given)
+
+
+@pytest.mark.parametrize("where", ["yes_no", "text", "multi_choice", "question"])
+def test_a_lone_surrogate_in_an_answer_is_422_not_500(client, world, default_form, where, count):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    if where == "question":
+        body["answers"].append({"question": "\ud800", "value": 1})
+    else:
+        answer = _first_of_type(default_form, body, where)
+        answer["value"] = ["\ud800"] if where == "multi_choice" else "\ud800"
+    resp = client.post("/api/v1/visits", data=json.dumps(body),  # ensure_ascii: "\ud800" escaped
+                       content_type="application/json", headers=world["inspector"])
+    problem = assert_problem(resp, 422, "validation_failed")
+    assert "answers" in problem["errors"]
+    assert count(Visit) == 0
+    assert count(Answer) == 0
+
+
+def test_a_lone_surrogate_in_an_amendment_is_422_not_500(client, world, default_form, app):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    post(client, body, world["inspector"])
+    _return(app, body["uuid"])
+    amended = copy.deepcopy(body)
+    next(a for a in amended["answers"] if a["question"] == "A01")["value"] = "\ud800"
+    resp = client.put(f"/api/v1/visits/{body['uuid']}", data=json.dumps(amended),
+                      content_type="application/json", headers=world["inspector"])
+    assert_problem(resp, 422, "validation_failed")
+    with app.app_context():
+        visit = db.session.scalar(sa.select(Visit).where(Visit.uuid == uuid.UUID(body["uuid"])))
+        assert (visit.revision, visit.status) == (1, "returned")
+
+
+def test_the_service_refuses_a_lone_surrogate_that_got_past_the_json_edge(app, world,
+                                                                         default_form):
+    """Defence in depth: the parser refuses lone surrogates first; should a body reach the
+    service with one all the same, hashing it must not crash and validation must refuse it."""
+    from server.auth.models import User
+    from server.errors import ValidationFailed
+    from server.visits import service
+    from server.visits.schemas import VisitIn
+    body = json.loads(json.dumps(visit_payload(default_form, assignment=world["assignment"])))
+    next(a for a in body["answers"] if a["question"] == "A01")["value"] = "\ud800"
+    with app.test_request_context():
+        inspector = db.session.scalar(sa.select(User).where(User.login == "insp"))
+        with pytest.raises(ValidationFailed) as caught:
+            service.submit_visit(inspector=inspector, data=VisitIn().load(body), body=body,
+                                 lang="en")
+        assert caught.value.errors == {"answers": {"A01": ["Answer 'yes' or 'no'."]}}
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == 0
+
+
+def test_body_hashes_of_valid_text_are_plain_utf8():
+    """surrogatepass changes nothing for valid text: hashes stored before stay replayable."""
+    import hashlib
+
+    from server.visits.service import body_sha256
+    body = {"b": "Всё спокойно", "a": [1, 2.5, None, True]}
+    canonical = '{"a":[1,2.5,null,true],"b":"Всё спокойно"}'
+    assert body_sha256(body) == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert body_sha256({"x": "\ud800"}) != body_sha256({"x": "\ud801"})

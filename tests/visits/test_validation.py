@@ -50,6 +50,7 @@ def test_valid_values(qtype, value):
     ("multi_choice", ["a", 1], "Give a list of choice ids."),
     ("multi_choice", {"a": True}, "Give a list of choice ids."),
     ("multi_choice", ["a", "zz"], "Unknown choice(s): zz."),
+    ("multi_choice", ["\ud800", "z\x07"], "Unknown choice(s): \\ud800, z\\u0007."),  # escaped
     ("multi_choice", ["a", "a"], "A choice is selected twice."),
     ("integer", True, "Give a whole number."),          # bool is not a number
     ("integer", False, "Give a whole number."),
