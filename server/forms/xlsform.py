@@ -27,6 +27,24 @@ KNOWN_COLUMNS = {"type", "name", "label", "hint", "required", "relevant", "const
                  "constraint_message", "adal_weight", "adal_score", "adal_critical", "adal_unit",
                  "required_message"}
 TRUE = {"yes", "true", "true()", "1"}
+LOCALIZED_COLUMNS = {"label", "hint", "constraint_message", "required_message", "form_title"}
+# The columns a `begin group` row may carry: a section has an id, a title, a weight, and the
+# group's relevance is ANDed into each of its questions'.
+GROUP_COLUMNS = {"type", "name", "label", "adal_weight", "relevant"}
+CHOICE_COLUMNS = {"list_name", "name", "label"}
+CHOICE_DISPLAY_COLUMNS = {"media", "image", "audio", "video"}
+SETTINGS_COLUMNS = {"form_id", "version", "form_title", "default_language"}
+SETTINGS_REASONS = {
+    "instance_name": "Adal names each visit itself",
+    "submission_url": "visits are sent to the Adal server the app was opened from",
+    "public_key": "Adal does not encrypt visits with a form's key (they travel over HTTPS and "
+                  "are stored on the server)",
+}
+# The app's own words for the two answers of a yes_no question (server/web/i18n.py app_yes,
+# app_no; a test keeps them equal): choices labelled otherwise stay a single_choice, so that
+# their labels are kept.
+APP_YES_NO = {"yes": {"en": "Yes", "ru": "Да", "kk": "Иә", "uz": "Ha"},
+              "no": {"en": "No", "ru": "Нет", "kk": "Жоқ", "uz": "Yoʻq"}}
 LANG_RE = re.compile(r"\(([A-Za-z]{2,3})(?:[-_][A-Za-z]+)?\)\s*$|^([A-Za-z]{2,3})$")
 
 _TOKEN = re.compile(r"""\s*(?:(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*\})|(?P<str>'[^']*'|"[^"]*")
@@ -97,8 +115,15 @@ def _language(column: str) -> str | None:
     return code if code in LANGUAGES else None
 
 
-def translate_expression(text: str) -> str:
-    """The XPath subset of XLSForm to Adal's expressions; ValueError naming what cannot be."""
+def translate_expression(text: str, multi: frozenset[str] | set[str] = frozenset(),
+                         current_multi: bool = False, notes: list[str] | None = None) -> str:
+    """The XPath subset of XLSForm to Adal's expressions; ValueError naming what cannot be.
+
+    `multi` names the select_multiple questions (`current_multi`: `.` is one): in XPath, `=`
+    compares a selection's whole value, so `${m} = 'a'` holds when 'a' alone is selected. It
+    becomes `(selected(m, 'a') and count_selected(m) == 1)`, with a note for the reviewer
+    appended to `notes`; any other comparison of a whole selection is refused.
+    """
     out, kinds, pos = [], [], 0
     text = text.strip()
     while pos < len(text):
@@ -121,7 +146,8 @@ def translate_expression(text: str) -> str:
             out.append(word)
         else:
             out.append(value)
-    out = _rewrite_empty_tests(out, kinds)
+    out, kinds = _rewrite_empty_tests(out, kinds)
+    out = _rewrite_multi_tests(out, kinds, multi, current_multi, notes)
     result = " ".join(out).replace("( ", "(").replace(" )", ")").replace(" ,", ",")
     for name in ("selected", "count_selected", "answered"):
         result = result.replace(f"{name} (", f"{name}(")
@@ -132,12 +158,12 @@ def translate_expression(text: str) -> str:
 _BOUNDARY = {None, "(", ",", "and", "or", "not", ")"}
 
 
-def _rewrite_empty_tests(out: list[str], kinds: list[str]) -> list[str]:
+def _rewrite_empty_tests(out: list[str], kinds: list[str]) -> tuple[list[str], list[str]]:
     """`${q} = ''` and `${q} != ''`: XPath's tests of an unanswered question. An unanswered
     question is null in Adal, which never equals '': they become `not answered(q)` and
     `answered(q)`. Only a comparison standing on its own is rewritten; anything else is left
     for the parser to refuse rather than be translated wrong."""
-    result, i = [], 0
+    result, result_kinds, i = [], [], 0
     while i < len(out):
         window = out[i:i + 3]
         if len(window) == 3 and window[1] in ("==", "!="):
@@ -148,10 +174,59 @@ def _rewrite_empty_tests(out: list[str], kinds: list[str]) -> list[str]:
             before = result[-1] if result else None
             after = out[i + 3] if i + 3 < len(out) else None
             if subject and empty and before in _BOUNDARY and after in _BOUNDARY:
-                result += (["answered", "(", subject, ")"] if window[1] == "!="
-                           else ["not", "answered", "(", subject, ")"])
+                tokens = (["answered", "(", subject, ")"] if window[1] == "!="
+                          else ["not", "answered", "(", subject, ")"])
+                result += tokens
+                result_kinds += ["word", "op", "call", "op"] if len(tokens) == 4 \
+                    else ["word", "word", "op", "call", "op"]
                 i += 3
                 continue
+        result.append(out[i])
+        result_kinds.append(kinds[i])
+        i += 1
+    return result, result_kinds
+
+
+_COMPARE = {"==", "!=", "<", "<=", ">", ">="}
+
+
+def _rewrite_multi_tests(out: list[str], kinds: list[str], multi, current_multi: bool,
+                         notes: list[str] | None) -> list[str]:
+    """`${m} = 'a'` on a select_multiple m: 'a' and nothing else is selected (XPath compares
+    the selection's space-separated value). Other comparisons of a whole selection: refused."""
+    def is_multi(i: int) -> bool:
+        return (kinds[i] == "ref" and out[i] in multi) or (kinds[i] == "dot" and current_multi)
+
+    result, i = [], 0
+    while i < len(out):
+        window = out[i:i + 3]
+        if len(window) == 3 and window[1] in ("==", "!="):
+            pair = [(x, k, j) for x, k, j in ((window[0], kinds[i], i),
+                                               (window[2], kinds[i + 2], i + 2))]
+            subject = next((x for x, k, j in pair if is_multi(j)), None)
+            literal = next((x for x, k, j in pair if k == "str"), None)
+            before = result[-1] if result else None
+            after = out[i + 3] if i + 3 < len(out) else None
+            if subject and literal and before in _BOUNDARY and after in _BOUNDARY:
+                value = literal[1:-1]
+                if len(value.split()) != 1 or value != value.strip():
+                    raise ValueError(f"{literal} compares the whole selection of the "
+                                     f"select_multiple {subject!r}; use selected() for each "
+                                     "choice and count-selected()")
+                test = ["(", "selected", "(", subject, ",", literal, ")", "and",
+                        "count_selected", "(", subject, ")", "==", "1", ")"]
+                result += test if window[1] == "==" else ["not", *test]
+                if notes is not None:
+                    notes.append(f"{subject!r} is a select_multiple: '=' holds when {literal} "
+                                 "alone is selected, and was translated so; write "
+                                 f"selected(${{{subject}}}, {literal}) if any selection "
+                                 "including it was meant")
+                i += 3
+                continue
+        if is_multi(i) and ((i > 0 and out[i - 1] in _COMPARE)
+                            or (i + 1 < len(out) and out[i + 1] in _COMPARE)):
+            raise ValueError(f"{out[i]!r} is a select_multiple: only `= 'choice'` can be "
+                             "translated; use selected() and count-selected()")
         result.append(out[i])
         i += 1
     return result
@@ -217,16 +292,26 @@ def import_xlsform(path: str | Path) -> ImportResult:
     survey = sheets.get("survey")
     if survey is None:
         raise FormInvalid(path.name, [Problem("", "there is no 'survey' sheet")])
-    settings = dict(sheets["settings"].rows[0][1]) if "settings" in sheets and sheets["settings"].rows else {}
+    settings_sheet = sheets.get("settings")
+    settings = dict(settings_sheet.rows[0][1]) if settings_sheet and settings_sheet.rows else {}
+    if settings_sheet:
+        _check_settings(settings_sheet, warnings)
 
     default = settings.get("default_language")
+    if default is not None and _language(f"x::{default}") is None:
+        problems.append(Problem(settings_sheet.where(settings_sheet.rows[0][0], "default_language"),
+                                f"default_language {default!r}: not one of "
+                                f"{', '.join(LANGUAGES)}"))
     default = _language(f"x::{default}") if default else None
     languages = sorted({lang for sheet in sheets.values() for col in sheet.columns
                         if "::" in col and (lang := _language(col))}
                        | ({default} if default else set()), key=LANGUAGES.index)
+    plain = _plain_columns(sheets, default, problems)
     if not languages:
-        problems.append(Problem("survey!1", "no label language found; name label columns like "
-                                            "'label::English (en)' or set settings.default_language"))
+        if not plain:
+            problems.append(Problem("survey!1", "no label language found; name label columns "
+                                                "like 'label::English (en)' or set "
+                                                "settings.default_language"))
         languages = ["en"]
     for sheet in sheets.values():
         for col in sheet.columns:
@@ -237,6 +322,8 @@ def import_xlsform(path: str | Path) -> ImportResult:
 
     lists: dict[str, list[dict]] = {}
     choices = sheets.get("choices")
+    if choices:
+        _check_choice_columns(choices, warnings)
     for row, values in (choices.rows if choices else []):
         list_name, name = values.get("list_name"), values.get("name")
         if list_name is None or name is None:
@@ -263,9 +350,12 @@ def import_xlsform(path: str | Path) -> ImportResult:
             problems.append(Problem(f"survey!{letter}{used[0]}",
                                     f"column {column!r} has no Adal equivalent"))
 
+    multi = {str(values.get("name", "")).strip() for _, values in survey.rows
+             if str(values.get("type", "")).split()[:1] == ["select_multiple"]}
     sections: list[dict] = []
     rows: list[tuple[int, list[int]]] = []  # per section: its begin-group row, its questions' rows
     current: dict | None = None
+    group_relevant: str | None = None  # the current group's relevance, translated
     open_groups: list[int] = []  # rows of the groups begun and not yet ended
     for row, values in survey.rows:
         raw_type = str(values.get("type", "")).strip()
@@ -289,6 +379,7 @@ def import_xlsform(path: str | Path) -> ImportResult:
                        "questions": []}
             sections.append(current)
             rows.append((row, []))
+            group_relevant = _group_row(values, row, survey, multi, problems, warnings)
             continue
         if words[0] == "end" and words[1:2] == ["group"]:
             if not open_groups:
@@ -296,7 +387,7 @@ def import_xlsform(path: str | Path) -> ImportResult:
                 continue
             open_groups.pop()
             if not open_groups:
-                current = None
+                current, group_relevant = None, None
             continue
         if words[0] in ("begin", "end") and words[1:2] == ["repeat"]:
             problems.append(Problem(where, "repeat groups are not supported"))
@@ -305,9 +396,12 @@ def import_xlsform(path: str | Path) -> ImportResult:
             warnings.append(f"{where}: '{words[0]}' is recorded by Adal itself; row skipped")
             continue
         question = _question(words, name, values, row, survey, lists, languages, default,
-                             problems)
+                             problems, warnings, multi)
         if question is None:
             continue
+        if group_relevant is not None:  # asked only where the group is shown, as in ODK
+            own = question.get("relevant")
+            question["relevant"] = f"({group_relevant}) and ({own})" if own else group_relevant
         if current is None:
             taken = {section["id"] for section in sections}
             sid = next(sid for n in range(1, len(sections) + 2)
@@ -353,7 +447,8 @@ def _number(value: Any, where: str, problems: list[Problem]) -> float | int:
     return int(number) if number.is_integer() else number
 
 
-def _question(words, name, values, row, survey, lists, languages, default, problems):
+def _question(words, name, values, row, survey, lists, languages, default, problems,
+              warnings, multi):
     qtype = words[0]
     where = survey.where(row, "type")
     q: dict[str, Any] = {"id": name,
@@ -364,7 +459,8 @@ def _question(words, name, values, row, survey, lists, languages, default, probl
                                            "'choices' sheet"))
             return None
         options = lists[words[1]]
-        if qtype == "select_one" and sorted(o["id"] for o in options) == ["no", "yes"]:
+        if (qtype == "select_one" and sorted(o["id"] for o in options) == ["no", "yes"]
+                and all(_app_words(o, languages) for o in options)):
             q["type"] = "yes_no"
         else:
             q["type"] = "single_choice" if qtype == "select_one" else "multi_choice"
@@ -381,6 +477,10 @@ def _question(words, name, values, row, survey, lists, languages, default, probl
         q["hint"] = hint
     if "required" in values:
         q["required"] = str(values["required"]).strip().lower() in TRUE
+    for column in values:
+        if column.split("::")[0] == "required_message":
+            warnings.append(f"{survey.where(row, column)}: column {column!r} was not imported: "
+                            "the app shows its own message for an unanswered required question")
     for column in ("relevant", "constraint", "adal_critical"):
         if column not in values:
             continue
@@ -388,11 +488,13 @@ def _question(words, name, values, row, survey, lists, languages, default, probl
         if column == "adal_critical" and text.lower() in TRUE:
             q["critical"] = True
             continue
+        notes: list[str] = []
         try:
-            translated = translate_expression(text)
+            translated = translate_expression(text, multi, qtype == "select_multiple", notes)
         except (ValueError, ExpressionError) as exc:
             problems.append(Problem(survey.where(row, column), f"cannot translate {text!r}: {exc}"))
             continue
+        warnings += [f"{survey.where(row, column)}: {note}" for note in notes]
         if column == "constraint":
             message = _localized(values, "constraint_message", languages, default)
             q["constraint"] = {"expr": translated,
@@ -411,6 +513,96 @@ def _question(words, name, values, row, survey, lists, languages, default, probl
         except ValueError as exc:
             problems.append(Problem(survey.where(row, "adal_score"), str(exc)))
     return q
+
+
+def _app_words(option: dict, languages: list[str]) -> bool:
+    """Whether a yes/no choice's labels are the app's own words for it (or absent): then a
+    yes_no question loses nothing of them."""
+    label = option.get("label") or {}
+    words = APP_YES_NO[option["id"]]
+    return all(label[lang].strip().casefold() == words[lang].casefold()
+               for lang in languages if lang in label)
+
+
+def _group_row(values: dict, row: int, survey: _Sheet, multi, problems: list[Problem],
+               warnings: list[str]) -> str | None:
+    """A `begin group` row: its relevance, translated (ANDed into each of its questions'
+    relevance by the caller); what else it carries is reported, never dropped."""
+    for column in values:
+        base = column.split("::")[0]
+        if base in GROUP_COLUMNS or base not in KNOWN_COLUMNS:  # unknown: reported per column
+            continue
+        where = survey.where(row, column)
+        if base in ("hint", "required_message"):
+            warnings.append(f"{where}: column {column!r} on a group row was not imported: "
+                            f"a section has no {base}")
+        else:
+            problems.append(Problem(where, f"column {column!r} on a group row has no Adal "
+                                           "equivalent; put it on the group's questions"))
+    if "relevant" not in values:
+        return None
+    text = str(values["relevant"]).strip()
+    notes: list[str] = []
+    try:
+        translated = translate_expression(text, multi, False, notes)
+    except (ValueError, ExpressionError) as exc:
+        problems.append(Problem(survey.where(row, "relevant"), f"cannot translate {text!r}: {exc}"))
+        return None
+    warnings += [f"{survey.where(row, 'relevant')}: {note}" for note in notes]
+    return translated
+
+
+def _plain_columns(sheets: dict[str, _Sheet], default: str | None,
+                   problems: list[Problem]) -> bool:
+    """A `label` (`hint`, ...) column without a language: the default language's text. Without
+    a default_language it would be lost; with one, `label` and `label::<default>` would clash.
+    Each case is a problem at the header cell; True if a column without a language is used."""
+    used = False
+    for sheet in sheets.values():
+        for column, letter in sheet.columns.items():
+            if (column not in LOCALIZED_COLUMNS or column == "required_message"  # not imported
+                    or not any(column in v for _, v in sheet.rows)):
+                continue
+            used = True
+            where = f"{sheet.name}!{letter}1"
+            if default is None:
+                problems.append(Problem(where, f"column {column!r} has no language: name it "
+                                               f"like '{column}::English (en)', or set "
+                                               "default_language on the settings sheet"))
+                continue
+            twin = next((c for c in sheet.columns if c.split("::")[0] == column and "::" in c
+                         and _language(c) == default), None)
+            if twin:
+                problems.append(Problem(where, f"columns {column!r} and {twin!r} both give the "
+                                               f"{default} text; keep one"))
+    return used
+
+
+def _check_choice_columns(choices: _Sheet, warnings: list[str]) -> None:
+    """Columns of the choices sheet Adal has no use for, reported cell by cell."""
+    for row, values in choices.rows:
+        for column in values:
+            base = column.split("::")[0]
+            if base in CHOICE_COLUMNS:
+                continue
+            reason = ("display only" if base in CHOICE_DISPLAY_COLUMNS else
+                      "Adal has no choice_filter" if base == "filter" else
+                      "no Adal equivalent")
+            warnings.append(f"{choices.where(row, column)}: column {column!r} ({reason}) was "
+                            "not imported")
+
+
+def _check_settings(settings: _Sheet, warnings: list[str]) -> None:
+    """Settings Adal does not use, and settings rows after the first, reported cell by cell."""
+    for index, (row, values) in enumerate(settings.rows):
+        for column in values:
+            where = settings.where(row, column)
+            if index:
+                warnings.append(f"{where}: only the first row of settings is read; "
+                                "this value was not imported")
+            elif column.split("::")[0] not in SETTINGS_COLUMNS:
+                reason = SETTINGS_REASONS.get(column, "no Adal equivalent")
+                warnings.append(f"{where}: setting {column!r} was not imported ({reason})")
 
 
 _FIELD_COLUMNS = {"id": "name", "type": "type", "required": "required", "relevant": "relevant",

@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from server.forms.loader import FormInvalid, check_definition
-from server.forms.xlsform import import_xlsform, translate_expression
+from server.forms.xlsform import APP_YES_NO, import_xlsform, translate_expression
 
 from .test_loader import choice, form, question, section, text
 
@@ -60,7 +60,9 @@ def opt(list_name: str, name: str) -> dict:
     return {"list_name": list_name, "name": name, "label": text(name.title())}
 
 
-YES_NO = [opt("yes_no", "yes"), opt("yes_no", "no")]
+# Labelled with the app's own words for yes and no: the question becomes a yes_no.
+YES_NO = [{"list_name": "yes_no", "name": answer, "label": dict(APP_YES_NO[answer])}
+          for answer in ("yes", "no")]
 
 
 def refusals(path: Path) -> list[tuple[str, str]]:
@@ -369,6 +371,254 @@ def test_a_question_without_a_name_points_at_its_own_row(tmp_path):
     [(where, reason)] = refusals(path)
     assert where.startswith("survey!") and where.split(" ")[0].endswith("4")
     assert "letters, digits" in reason
+
+
+# --- nothing silently dropped: groups, choices, settings, labels -------------------------------
+
+def column(path: Path, sheet: str, header: str) -> str:
+    """The letter of a header's column in a workbook built here."""
+    book = openpyxl.load_workbook(path)
+    return next(c.column_letter for c in book[sheet][1] if c.value == header)
+
+
+def questions_of(path: Path) -> dict:
+    return {x["id"]: x for s in import_xlsform(path).definition["sections"]
+            for x in s["questions"]}
+
+
+def grouped(tmp_path, group: dict, *rows: dict, choices=None, settings=None) -> Path:
+    """A workbook: row 2 begins a group with the given extra cells, then the rows, then a
+    second group with one question `other` (row after the end)."""
+    return workbook(tmp_path / "g.xlsx",
+                    [q("select_one yes_no", "open"),
+                     {"type": "begin group", "name": "g", "label": text("G"), **group}, *rows,
+                     {"type": "end group"},
+                     {"type": "begin group", "name": "h", "label": text("H")},
+                     q("text", "other"), {"type": "end group"}],
+                    choices=choices if choices is not None else YES_NO, settings=settings)
+
+
+def test_a_group_relevance_is_anded_into_each_of_its_questions(tmp_path):
+    path = grouped(tmp_path, {"relevant": "${open} = 'yes'"},
+                   q("text", "a"), q("select_one yes_no", "b"),
+                   q("text", "c", relevant="${b} = 'no'"))
+    questions = questions_of(path)
+    assert questions["a"]["relevant"] == "open == 'yes'"
+    assert questions["b"]["relevant"] == "open == 'yes'"
+    assert questions["c"]["relevant"] == "(open == 'yes') and (b == 'no')"
+    assert questions["other"]["relevant"] is None  # only the group's own questions
+    assert questions["open"]["relevant"] is None
+
+
+def test_a_group_relevance_hides_its_questions_when_scored(tmp_path):
+    from server.scoring.rules import Answer, CompiledForm
+    path = grouped(tmp_path, {"relevant": "${open} = 'yes'"},
+                   q("text", "a"), q("text", "c", relevant="${a} != ''"))
+    compiled = CompiledForm(import_xlsform(path).definition)
+    answers = {"open": Answer("no"), "a": Answer("x"), "c": Answer("y")}
+    assert compiled.relevance(answers) == {"open": True, "a": False, "c": False, "other": True}
+    answers["open"] = Answer("yes")
+    assert compiled.relevance(answers) == {"open": True, "a": True, "c": True, "other": True}
+
+
+def test_an_untranslatable_group_relevance_is_refused_at_its_cell(tmp_path):
+    path = grouped(tmp_path, {"relevant": "today() > 3"}, q("text", "a"))
+    [(where, reason)] = refusals(path)
+    assert where == f"survey!{column(path, 'survey', 'relevant')}3"
+    assert reason.startswith("cannot translate 'today() > 3'")
+
+
+@pytest.mark.parametrize("header, value", [("adal_critical", "yes"), ("required", "yes"),
+                                           ("constraint", ". > 1"), ("adal_score", "yes:1")])
+def test_a_meaningful_column_on_a_group_row_is_refused(tmp_path, header, value):
+    path = grouped(tmp_path, {header: value}, q("text", "a"))
+    assert refusals(path) == [(f"survey!{column(path, 'survey', header)}3",
+                               f"column {header!r} on a group row has no Adal equivalent; "
+                               "put it on the group's questions")]
+
+
+def test_a_hint_on_a_group_row_is_a_warning_with_its_cell(tmp_path):
+    path = workbook(tmp_path / "h.xlsx", [
+        {"type": "begin group", "name": "g", "label": text("G"), "hint": text("Look")},
+        q("text", "a"), {"type": "end group"}])
+    header = "hint::English (en)"
+    assert (f"survey!{column(path, 'survey', header)}2: column 'hint::english (en)' on a group "
+            "row was not imported: a section has no hint") in import_xlsform(path).warnings
+
+
+def test_required_message_is_reported_on_each_row_that_has_one(tmp_path):
+    path = simple(tmp_path, q("text", "a", required="yes", required_message="Please"),
+                  q("text", "b"), q("text", "c", required="yes", required_message="Do"))
+    letter = column(path, "survey", "required_message")
+    reason = ("column 'required_message' was not imported: the app shows its own message for "
+              "an unanswered required question")
+    assert import_xlsform(path).warnings == [f"survey!{letter}3: {reason}",
+                                             f"survey!{letter}5: {reason}"]
+
+
+def test_extra_choice_columns_are_reported_cell_by_cell(tmp_path):
+    path = simple(tmp_path, q("select_one colour", "c"), choices=[
+        {**opt("colour", "red"), "filter": "warm", "media::image": "red.png"},
+        {**opt("colour", "blue"), "filter": "cold"}])
+    filter_, image = column(path, "choices", "filter"), column(path, "choices", "media::image")
+    assert import_xlsform(path).warnings == [
+        f"choices!{filter_}2: column 'filter' (Adal has no choice_filter) was not imported",
+        f"choices!{image}2: column 'media::image' (display only) was not imported",
+        f"choices!{filter_}3: column 'filter' (Adal has no choice_filter) was not imported"]
+
+
+def test_settings_adal_does_not_use_are_reported_with_their_cells(tmp_path):
+    path = workbook(tmp_path / "s.xlsx", [{"type": "begin group", "name": "g",
+                                           "label": text("G")}, q("text", "t"),
+                                          {"type": "end group"}],
+                    settings={"form_id": "s", "instance_name": "concat('v', ${t})",
+                              "submission_url": "https://odk.example/submission",
+                              "public_key": "MIIBIjANBg"})
+    warnings = import_xlsform(path).warnings
+    where = {h: f"settings!{column(path, 'settings', h)}2"
+             for h in ("instance_name", "submission_url", "public_key")}
+    assert warnings == [
+        f"{where['instance_name']}: setting 'instance_name' was not imported (Adal names each "
+        "visit itself)",
+        f"{where['submission_url']}: setting 'submission_url' was not imported (visits are sent "
+        "to the Adal server the app was opened from)",
+        f"{where['public_key']}: setting 'public_key' was not imported (Adal does not encrypt "
+        "visits with a form's key (they travel over HTTPS and are stored on the server))"]
+
+
+def test_a_second_settings_row_is_reported(tmp_path):
+    path = workbook(tmp_path / "s.xlsx", [{"type": "begin group", "name": "g",
+                                           "label": text("G")}, q("text", "t"),
+                                          {"type": "end group"}],
+                    settings={"form_id": "s", "version": 2})
+    book = openpyxl.load_workbook(path)
+    book["settings"].append(["other", 3])
+    book.save(path)
+    result = import_xlsform(path)
+    assert result.definition["version"] == 2
+    assert result.warnings == [
+        "settings!A3: only the first row of settings is read; this value was not imported",
+        "settings!B3: only the first row of settings is read; this value was not imported"]
+
+
+def test_app_yes_no_words_are_the_apps():
+    from server.web.i18n import STRINGS
+    assert APP_YES_NO == {"yes": STRINGS["app_yes"], "no": STRINGS["app_no"]}
+
+
+def test_yes_no_choices_with_their_own_labels_stay_a_single_choice_with_the_labels(tmp_path):
+    labels = {"yes": text("Present"), "no": text("Absent")}
+    path = simple(tmp_path, q("select_one seen", "s", adal_score="yes:1, no:0",
+                              adal_critical="yes"),
+                  q("select_one yes_no", "plain"),
+                  choices=[*YES_NO, *({"list_name": "seen", "name": n, "label": labels[n]}
+                                      for n in ("yes", "no"))])
+    questions = questions_of(path)
+    assert questions["plain"]["type"] == "yes_no"
+    s = questions["s"]
+    assert s["type"] == "single_choice"
+    assert s["choices"] == [{"id": "yes", "label": labels["yes"]},
+                            {"id": "no", "label": labels["no"]}]
+    assert (s["score"], s["critical"]) == ({"yes": 1, "no": 0}, True)
+
+
+def test_yes_no_labels_differing_in_one_language_keep_the_labels(tmp_path):
+    custom = [{"list_name": "yn", "name": n, "label": {**APP_YES_NO[n]}} for n in ("yes", "no")]
+    custom[1]["label"]["ru"] = "Нету"
+    path = simple(tmp_path, q("select_one yn", "s"), choices=custom)
+    assert questions_of(path)["s"]["type"] == "single_choice"
+
+
+def test_yes_no_labels_in_other_case_are_the_apps_words(tmp_path):
+    lower = [{"list_name": "yn", "name": n,
+              "label": {lang: w.lower() for lang, w in APP_YES_NO[n].items()}}
+             for n in ("yes", "no")]
+    path = simple(tmp_path, q("select_one yn", "s"), choices=lower)
+    assert questions_of(path)["s"]["type"] == "yes_no"
+
+
+def _plain_label_workbook(tmp_path, settings=None, extra=None) -> Path:
+    survey = [{"type": "begin group", "name": "g", "label": "Group", **(extra or {})},
+              {"type": "text", "name": "t", "label": "Question", **(extra or {})},
+              {"type": "end group"}]
+    return workbook(tmp_path / "p.xlsx", survey, settings=settings)
+
+
+def test_a_plain_label_column_without_a_default_language_is_refused_at_its_header(tmp_path):
+    path = _plain_label_workbook(tmp_path)
+    assert refusals(path) == [(f"survey!{column(path, 'survey', 'label')}1",
+                               "column 'label' has no language: name it like "
+                               "'label::English (en)', or set default_language on the "
+                               "settings sheet")]
+
+
+def test_a_plain_label_column_beside_language_columns_is_not_dropped(tmp_path):
+    path = _plain_label_workbook(tmp_path, extra={"label::English (en)": "Q"})
+    assert (f"survey!{column(path, 'survey', 'label')}1", "column 'label' has no language: "
+            "name it like 'label::English (en)', or set default_language on the settings "
+            "sheet") in refusals(path)
+
+
+def test_a_plain_label_column_is_the_default_language(tmp_path):
+    path = _plain_label_workbook(tmp_path, settings={"default_language": "Русский (ru)"})
+    definition = import_xlsform(path).definition
+    assert definition["languages"] == ["ru"]
+    assert definition["sections"][0]["questions"][0]["label"] == {"ru": "Question"}
+
+
+def test_a_plain_label_and_the_same_language_column_clash(tmp_path):
+    path = _plain_label_workbook(tmp_path, settings={"default_language": "en"},
+                                 extra={"label::English (en)": "Other"})
+    assert refusals(path) == [(f"survey!{column(path, 'survey', 'label')}1",
+                               "columns 'label' and 'label::english (en)' both give the en "
+                               "text; keep one")]
+
+
+def test_an_unknown_default_language_is_refused(tmp_path):
+    path = _plain_label_workbook(tmp_path, settings={"default_language": "French (fr)"})
+    problems = refusals(path)
+    assert (f"settings!{column(path, 'settings', 'default_language')}2",
+            "default_language 'French (fr)': not one of kk, ru, en, uz") in problems
+
+
+def test_equals_on_a_select_multiple_means_that_choice_alone(tmp_path):
+    path = simple(tmp_path, q("select_multiple shown", "m"),
+                  q("text", "t", relevant="${m} = 'hours'"),
+                  q("text", "u", relevant="selected(${m}, 'fees')"),
+                  choices=[opt("shown", "hours"), opt("shown", "fees")])
+    result = import_xlsform(path)
+    questions = {x["id"]: x for x in result.definition["sections"][0]["questions"]}
+    assert questions["t"]["relevant"] == "(selected(m, 'hours') and count_selected(m) == 1)"
+    assert questions["u"]["relevant"] == "selected(m, 'fees')"
+    letter = column(path, "survey", "relevant")
+    assert result.warnings == [
+        f"survey!{letter}4: 'm' is a select_multiple: '=' holds when 'hours' alone is "
+        "selected, and was translated so; write selected(${m}, 'hours') if any selection "
+        "including it was meant"]
+    from server.scoring.rules import Answer, CompiledForm
+    compiled = CompiledForm(result.definition)
+    assert compiled.relevance({"m": Answer(["hours"])})["t"] is True
+    assert compiled.relevance({"m": Answer(["hours", "fees"])})["t"] is False
+    assert compiled.relevance({"m": Answer(["fees"])})["t"] is False
+
+
+@pytest.mark.parametrize("xpath", ["${m} = 'hours fees'", "${m} > 1", "${m} = ${t}",
+                                   "'a' != ${m} or ${m} = ${m}"])
+def test_other_comparisons_of_a_whole_selection_are_refused(tmp_path, xpath):
+    path = simple(tmp_path, q("select_multiple shown", "m"), q("text", "t"),
+                  q("text", "v", relevant=xpath),
+                  choices=[opt("shown", "hours"), opt("shown", "fees")])
+    [(where, reason)] = refusals(path)
+    assert where == f"survey!{column(path, 'survey', 'relevant')}5"
+    assert "select_multiple 'm'" in reason or "'m' is a select_multiple" in reason
+
+
+def test_a_constraint_on_a_select_multiple_compares_its_own_selection(tmp_path):
+    path = simple(tmp_path, q("select_multiple shown", "m", constraint=". != 'fees'",
+                              constraint_message=text("Not fees alone")),
+                  choices=[opt("shown", "hours"), opt("shown", "fees")])
+    assert questions_of(path)["m"]["constraint"]["expr"] == \
+        "not (selected(., 'fees') and count_selected(.) == 1)"
 
 
 # --- expressions ---------------------------------------------------------------------------------
