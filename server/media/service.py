@@ -207,24 +207,76 @@ def terminate_upload(*, upload: Upload) -> None:
     db.session.flush()
 
 
+class SpoolLock:
+    """The held lock of one upload's spool file (see `upload_lock`)."""
+
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self.fd = fd
+
+    def shared(self) -> bool:
+        """Is the spool file also a stored original (hard-linked into the local store)?
+
+        Completion links the spool into originals/ before it commits; a process killed in
+        between leaves the link and no row. Such a file is evidence: it is never written to."""
+        return os.fstat(self.fd).st_nlink > 1
+
+    def unshare(self, keep: int) -> None:
+        """Give the spool a new file of its own holding its first `keep` bytes (fsynced), locked
+        before it takes the spool's name; the linked file is left as it is."""
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".copy")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else can know it yet
+            with open(self.path, "rb") as src:
+                left = keep
+                while left > 0:
+                    block = src.read(min(_HASH_BLOCK, left))
+                    if not block:
+                        break
+                    os.write(fd, block)
+                    left -= len(block)
+            os.fsync(fd)
+            os.replace(tmp, self.path)
+        except BaseException:
+            os.close(fd)
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.path.parent)
+        os.close(self.fd)
+        self.fd = fd
+
+
+def _fsync_dir(path: Path) -> None:
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 @contextmanager
-def upload_lock(upload_id: str) -> Iterator[Path]:
+def upload_lock(upload_id: str) -> Iterator[SpoolLock]:
     """Hold the spool file of an upload exclusively (423 if another request has it).
 
     A lock on the file, not on the row: a slow phone may take minutes to send one chunk, and a
     database connection must not wait with it. Processes on one machine share the spool disk.
+    The lock is on the file the spool name points to once it is held: a spool replaced by
+    `SpoolLock.unshare` meanwhile is busy too.
     """
     path = spool_path(upload_id)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    lock = SpoolLock(path, fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError) as exc:
             raise UploadLocked("Another request is writing to this upload; try again when it "
                                "has finished.") from exc
-        yield path
+        yield lock
     finally:
-        os.close(fd)
+        os.close(lock.fd)
 
 
 def remove_spool(upload_id: str) -> None:

@@ -17,7 +17,6 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
@@ -186,20 +185,28 @@ class _Received:
     digest: bytes | None = None
 
 
-def _receive(path: Path, *, committed: int, remaining: int,
+def _receive(spool: service.SpoolLock, *, committed: int, remaining: int,
              algorithm: str | None) -> _Received:
-    """Append the request body to the spool file at `committed`; fsynced before returning."""
+    """Append the request body to the spool file at `committed`; fsynced before returning.
+
+    A spool file that is also a stored original (a completion killed after storing, before its
+    commit: see `SpoolLock.shared`) is never written to: the chunk is compared with the bytes it
+    holds, and counts as received where they agree. At the first byte that differs, or if the
+    file does not hold the whole upload, the spool gets a file of its own with the bytes that
+    agree, and the chunk goes on as usual.
+    """
     request.max_content_length = remaining + 1  # more than `remaining` is caught below
     hasher = CHECKSUMS[algorithm]() if algorithm else None
     result = _Received(count=0)
-    with open(path, "r+b") as out:
-        if os.fstat(out.fileno()).st_nlink != 1:
-            # A spool file may be hard-linked into the media store on completion; such a
-            # file is evidence and is never written to again.
-            raise Conflict("This upload is being completed; ask with HEAD.",
-                           code="upload_locked", status=423)
-        # Whatever lies past the durable offset (a killed process, a cut chunk) is dropped.
-        out.truncate(committed)
+    compare = spool.shared()
+    if compare and spool.path.stat().st_size != committed + remaining:
+        spool.unshare(committed)
+        compare = False
+    out = open(spool.path, "r+b")  # noqa: SIM115 - replaced if the spool is unshared
+    try:
+        if not compare:
+            # Whatever lies past the durable offset (a killed process, a cut chunk) is dropped.
+            out.truncate(committed)
         out.seek(committed)
         stream = request.stream
         while True:
@@ -216,6 +223,18 @@ def _receive(path: Path, *, committed: int, remaining: int,
             if result.count + len(block) > remaining:
                 result.too_long = True
                 break
+            if compare:
+                held = out.read(len(block))
+                if held == block:
+                    if hasher:
+                        hasher.update(block)
+                    result.count += len(block)
+                    continue
+                out.close()
+                spool.unshare(committed + result.count)
+                out = open(spool.path, "r+b")  # noqa: SIM115
+                out.seek(committed + result.count)
+                compare = False
             try:
                 out.write(block)
             except OSError as exc:
@@ -229,16 +248,20 @@ def _receive(path: Path, *, committed: int, remaining: int,
             if hasher:
                 hasher.update(block)
             result.count += len(block)
-        if result.too_long:
+        if result.too_long and not compare:
             out.truncate(committed)
         out.flush()
         os.fsync(out.fileno())
+    finally:
+        out.close()
     result.digest = hasher.digest() if hasher else None
     return result
 
 
-def _discard(path: Path, committed: int) -> None:
-    with open(path, "r+b") as out:
+def _discard(spool: service.SpoolLock, committed: int) -> None:
+    if spool.shared():  # nothing was written to it
+        return
+    with open(spool.path, "r+b") as out:
         out.truncate(committed)
         os.fsync(out.fileno())
 
@@ -280,7 +303,7 @@ class UploadItem(MethodView):
         if upload.state == UploadState.COMPLETED:
             return self._already_complete(upload, offset)
         service.check_receiving(upload)
-        with service.upload_lock(upload.id) as path:
+        with service.upload_lock(upload.id) as spool:
             upload = service.find_upload(owner=user, upload_id=upload_id)  # as of the lock
             if upload.state == UploadState.COMPLETED:  # completed while this one waited
                 return self._already_complete(upload, offset)
@@ -295,15 +318,15 @@ class UploadItem(MethodView):
             if request.content_length is not None and request.content_length > remaining:
                 raise _past_length(remaining)
             db.session.rollback()  # no database connection waits while a slow phone sends
-            got = _receive(path, committed=committed, remaining=remaining,
+            got = _receive(spool, committed=committed, remaining=remaining,
                            algorithm=checksum[0] if checksum else None)
             if got.too_long:
                 raise _past_length(remaining)
             if checksum and got.cut:
-                _discard(path, committed)
+                _discard(spool, committed)
                 raise _bad("The chunk did not arrive whole; it was dropped.", "chunk_incomplete")
             if checksum and got.digest != checksum[1]:
-                _discard(path, committed)
+                _discard(spool, committed)
                 raise _bad("The chunk does not match its Upload-Checksum; it was dropped. "
                            "Send it again.", "checksum_mismatch", 460,
                            title="Checksum mismatch")

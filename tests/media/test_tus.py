@@ -428,3 +428,94 @@ def test_a_full_spool_disk_is_507_and_keeps_nothing_of_the_chunk(tus, app, monke
     assert tus.offset(url) == 10
     assert _spool(app, url).read_bytes() == b"a" * 10
     assert tus.patch(url, 10, b"b" * 20).status_code == 204  # once there is room, it goes on
+
+
+# ---- a completion killed after storing, before its commit -----------------------------------
+
+
+def _crash_after_storing(app, tus, data: bytes, last: int) -> str:
+    """All but the last `last` bytes sent; then the state a process killed inside completion
+    leaves on the local backend: the whole file spooled and hard-linked into originals/, no
+    row, the offset before the last chunk."""
+    url = tus.new(len(data))
+    assert tus.patch(url, 0, data[:-last]).status_code == 204
+    path = _spool(app, url)
+    with open(path, "r+b") as fh:
+        fh.seek(len(data) - last)
+        fh.write(data[-last:])
+        fh.flush()
+        os.fsync(fh.fileno())
+    with app.app_context():
+        service.default_storage().save_file(
+            service.original_key(hashlib.sha256(data).hexdigest()), path)
+    assert path.stat().st_nlink == 2
+    return url
+
+
+def _original(app, data: bytes):
+    with app.app_context():
+        return service.default_storage().path_for(
+            service.original_key(hashlib.sha256(data).hexdigest()))
+
+
+def test_the_last_chunk_again_after_a_crash_during_completion_completes(tus, app, count):
+    """Not 423 until expiry: the linked spool is compared with the chunk, not written."""
+    from server.media.models import MediaObject
+
+    data = jpeg_bytes(width=200, height=100, seed=31)
+    url = _crash_after_storing(app, tus, data, last=300)
+    assert count(MediaObject) == 0
+    resp = tus.patch(url, len(data) - 300, data[-300:])
+    assert resp.status_code == 204, resp.get_data(as_text=True)
+    assert resp.headers["Adal-Media-Sha256"] == hashlib.sha256(data).hexdigest()
+    assert count(MediaObject) == 1
+    assert _row(app, url).state == "completed"
+    assert _original(app, data).read_bytes() == data
+    assert not _spool(app, url).exists()
+
+
+def test_after_a_crash_during_completion_smaller_chunks_are_compared_too(tus, app):
+    data = jpeg_bytes(width=200, height=100, seed=32)
+    url = _crash_after_storing(app, tus, data, last=300)
+    start = len(data) - 300
+    assert tus.patch(url, start, data[start:start + 100]).status_code == 204
+    assert tus.offset(url) == start + 100
+    assert _spool(app, url).stat().st_nlink == 2  # never written to
+    assert tus.patch(url, start + 100, data[start + 100:]).status_code == 204
+    assert _row(app, url).state == "completed"
+    assert _original(app, data).read_bytes() == data
+
+
+def test_after_a_crash_other_bytes_go_to_a_new_spool_and_the_stored_file_is_untouched(tus,
+                                                                                       app):
+    """Recovery: the spool gets a file of its own; the linked original keeps its bytes."""
+    photo = jpeg_bytes(width=200, height=100, seed=33)
+    data, other = photo + b"A" * 300, photo + b"B" * 300  # bytes after the JPEG's end are kept
+    url = _crash_after_storing(app, tus, data, last=400)
+    resp = tus.patch(url, len(data) - 400, other[-400:])
+    assert resp.status_code == 204, resp.get_data(as_text=True)
+    assert resp.headers["Adal-Media-Sha256"] == hashlib.sha256(other).hexdigest()
+    assert _original(app, data).read_bytes() == data
+    assert _original(app, other).read_bytes() == other
+
+
+def test_a_linked_spool_that_does_not_hold_the_whole_upload_is_copied_and_goes_on(tus, app):
+    url = tus.new(100)
+    assert tus.patch(url, 0, b"a" * 10).status_code == 204
+    path = _spool(app, url)
+    elsewhere = path.parent / "elsewhere"
+    os.link(path, elsewhere)
+    assert tus.patch(url, 10, b"b" * 20).status_code == 204
+    assert path.read_bytes() == b"a" * 10 + b"b" * 20
+    assert path.stat().st_nlink == 1
+    assert elsewhere.read_bytes() == b"a" * 10  # the other name of the old file kept its bytes
+
+
+def test_a_checksum_mismatch_on_a_linked_spool_leaves_it_as_it_was(tus, app):
+    data = jpeg_bytes(width=200, height=100, seed=35)
+    url = _crash_after_storing(app, tus, data, last=300)
+    digest = base64.b64encode(hashlib.sha1(b"nope").digest()).decode()
+    resp = tus.patch(url, len(data) - 300, data[-300:], Upload_Checksum=f"sha1 {digest}")
+    assert_problem(resp, 460, "checksum_mismatch")
+    assert _spool(app, url).read_bytes() == data
+    assert tus.patch(url, len(data) - 300, data[-300:]).status_code == 204
