@@ -33,7 +33,7 @@ from ..errors import AppError, Conflict, NotFound
 from ..extensions import db
 from . import processing
 from .models import MediaDerivative, MediaObject, Upload, UploadState
-from .storage import Storage, StorageError, StorageUnavailable
+from .storage import Storage, StorageError, StorageFull, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
 MAX_NAME_BYTES = 255
 MAX_META_VALUE_BYTES = 1024
 RETRY_AFTER_SECONDS = "10"
+STORAGE_FAILED_RETRY_AFTER = "60"  # a full disk or a wrong bucket needs an administrator
 _HASH_BLOCK = 1024 * 1024
 # Bidi_Control characters: they can make "gpj.exe" display as "exe.jpg".
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -59,6 +60,18 @@ class StorageDown(AppError):
         kw.setdefault("headers", {"Retry-After": RETRY_AFTER_SECONDS})
         super().__init__(detail or "The media store cannot be reached; nothing was stored. "
                          "Send the last chunk again in a little while.", **kw)
+
+
+class StorageFailed(AppError):
+    """The media store refused or failed a write (disk full, I/O error, access denied, no such
+    bucket): nothing was stored, the upload stays resumable. 507 when the store is full."""
+
+    status, code, title = 503, "storage_failed", "Storage failed"
+
+    def __init__(self, detail: str | None = None, **kw):
+        kw.setdefault("headers", {"Retry-After": STORAGE_FAILED_RETRY_AFTER})
+        super().__init__(detail or "The media store failed to store this file; nothing was "
+                         "stored. Send the last chunk again later.", **kw)
 
 
 class UploadGone(AppError):
@@ -388,19 +401,37 @@ def finalise_upload(*, upload_id: str, actor: User) -> Finalised:
 
 def _stored(uow, storage: Storage, key: str, path: Path) -> int:
     """Save `path` under `key`; undone on rollback only if this call created it."""
-    try:
-        if storage.exists(key):  # an orphan of an earlier failure: the same bytes by its name
-            return storage.size(key)
-        size = storage.save_file(key, path)
-    except StorageUnavailable as exc:
-        log.error("media store unavailable: %s", exc)
-        raise StorageDown() from exc
+    if storage.exists(key):  # an orphan of an earlier failure: the same bytes by its name
+        return storage.size(key)
+    size = storage.save_file(key, path)
     uow.on_rollback(lambda: storage.delete(key))
     return size
 
 
+def _storage_problem(exc: StorageError) -> AppError:
+    """The answer to a store that failed during completion (after the rollback's undo)."""
+    if isinstance(exc, StorageUnavailable):
+        log.error("media store unavailable: %s", exc)
+        return StorageDown()
+    log.error("media store failed: %s", exc)
+    if isinstance(exc, StorageFull):
+        return StorageFailed("The media store is full; nothing was stored. Send the last "
+                             "chunk again once the administrators have made room.",
+                             status=507, title="Insufficient storage")
+    return StorageFailed()
+
+
 def _store(*, upload_id: str, sha: str, size: int, path: Path, analysis,
            actor: User) -> Finalised:
+    try:
+        return _store_in(upload_id=upload_id, sha=sha, size=size, path=path,
+                         analysis=analysis, actor=actor)
+    except StorageError as exc:
+        raise _storage_problem(exc) from exc
+
+
+def _store_in(*, upload_id: str, sha: str, size: int, path: Path, analysis,
+              actor: User) -> Finalised:
     storage = default_storage()
     with unit_of_work() as uow:
         key = original_key(sha)

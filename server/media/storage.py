@@ -27,6 +27,18 @@ class StorageUnavailable(StorageError):
     """The store cannot be reached at all (connection refused, timeout, 5xx): retry later."""
 
 
+class StorageFull(StorageError):
+    """The store has no room left (ENOSPC, EDQUOT on the local disk)."""
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _os_error(what: str, key: str, exc: OSError) -> StorageError:
+    kind = StorageFull if exc.errno in _FULL else StorageError
+    return kind(f"cannot {what} {key!r}: {exc.strerror or exc}")
+
+
 class Storage(Protocol):
     name: str
 
@@ -87,7 +99,7 @@ class LocalStorage:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            raise StorageError(f"cannot save {key!r}: {exc.strerror or exc}") from exc
+            raise _os_error("save", key, exc) from exc
         return size
 
     def save_file(self, key: str, path: Path) -> int:
@@ -105,7 +117,7 @@ class LocalStorage:
             os.link(path, tmp)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                raise StorageError(f"cannot save {key!r}: {exc.strerror or exc}") from exc
+                raise _os_error("save", key, exc) from exc
             with path.open("rb") as fh:  # another file system: copy
                 return self.save(key, fh)
         try:
@@ -118,7 +130,7 @@ class LocalStorage:
             return target.stat().st_size
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise StorageError(f"cannot save {key!r}: {exc.strerror or exc}") from exc
+            raise _os_error("save", key, exc) from exc
 
     def open(self, key: str) -> BinaryIO:
         try:

@@ -235,6 +235,83 @@ def test_s3_down_is_503_with_retry_after_and_the_upload_completes_when_it_is_bac
     assert _stored_bytes(s3_app, hashlib.sha256(data).hexdigest()) == data
 
 
+# ---- the store fails ------------------------------------------------------------------------
+
+
+def _full_disk_for(monkeypatch, part: str) -> None:
+    """ENOSPC from the media disk for keys containing `part` (the spool disk still works)."""
+    import errno
+
+    from server.media import storage as storage_module
+
+    real_link, real_mkstemp = storage_module.os.link, storage_module.tempfile.mkstemp
+
+    def link(src, dst, *args, **kwargs):
+        if part in str(dst.parent if hasattr(dst, "parent") else dst):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_link(src, dst, *args, **kwargs)
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if part in str(dir):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(storage_module.os, "link", link)
+    monkeypatch.setattr(storage_module.tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.parametrize("part", ["originals", "derivatives"])
+def test_a_full_media_disk_is_507_storage_failed_and_nothing_half_stored(tus, app, count,
+                                                                         monkeypatch, part):
+    """F6 on the media disk: the original (or a derivative after it) cannot be written."""
+    data = jpeg_bytes(width=300, height=200, seed=41)
+    url = tus.new(len(data))
+    assert tus.patch(url, 0, data[:100]).status_code == 204
+    _full_disk_for(monkeypatch, part)
+    resp = tus.patch(url, 100, data[100:])
+    assert_problem(resp, 507, "storage_failed")
+    assert int(resp.headers["Retry-After"]) > 0
+    _assert_nothing_stored(app, count)
+    with app.app_context():
+        assert not [k for k in service.default_storage().keys() if "/" in k]
+    assert tus.offset(url) == 100
+    monkeypatch.undo()
+    resp = tus.patch(url, 100, data[100:])
+    assert resp.status_code == 204
+    assert _stored_bytes(app, hashlib.sha256(data).hexdigest()) == data
+
+
+def test_an_io_error_of_the_media_disk_is_503_storage_failed(tus, app, count, monkeypatch):
+    import errno
+
+    from server.media import storage as storage_module
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(storage_module.os, "link", broken)
+    resp = tus.send(jpeg_bytes(seed=42))
+    assert_problem(resp, 503, "storage_failed")
+    assert int(resp.headers["Retry-After"]) > 0
+    _assert_nothing_stored(app, count)
+
+
+def test_a_missing_s3_bucket_is_503_storage_failed_and_the_upload_stays_resumable(
+        app_with, moto, inspector_headers, count):
+    """AccessDenied / NoSuchBucket are not outages, but not the client's fault either."""
+    s3_app = app_with(**{**s3_settings(moto), "S3_BUCKET": "adal-no-such-bucket-here"})
+    tus = Tus(s3_app.test_client(), inspector_headers)
+    data = jpeg_bytes(seed=43)
+    url = tus.new(len(data))
+    assert tus.patch(url, 0, data[:100]).status_code == 204
+    resp = tus.patch(url, 100, data[100:])
+    assert_problem(resp, 503, "storage_failed")
+    assert int(resp.headers["Retry-After"]) > 0
+    assert "NoSuchBucket" not in resp.get_json()["detail"]  # the store's words stay in the log
+    assert count(MediaObject) == 0 and count(MediaDerivative) == 0
+    assert tus.offset(url) == 100
+
+
 # ---- a real tus client ----------------------------------------------------------------------
 
 
