@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime, timezone
 
 from marshmallow import ValidationError, fields, validate
 
@@ -70,3 +71,30 @@ def localized_name(*, required: bool = True) -> LocalizedName:
     return LocalizedName(required=required, metadata={
         "description": "The name in kk, ru, en and uz.", "type": "object",
         "properties": {lang: {"type": "string", "maxLength": 300} for lang in LANGUAGES}})
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+class BoundedAwareDateTime(fields.AwareDateTime):
+    """A date-time with an offset, from 2000-01-01 (inclusive) to 2100-01-01 (exclusive) UTC.
+
+    Anything outside is no clock skew but garbage, and 9999-12-31T23:00-05:00 or
+    0001-01-01T00:00+05:00 cannot even be converted to UTC for storing (an OverflowError, a 500).
+    """
+
+    default_error_messages = {
+        "out_of_range": "Must be from 2000-01-01T00:00:00Z up to (not including) "
+                        "2100-01-01T00:00:00Z.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            in_utc = moment.astimezone(timezone.utc)
+        except OverflowError:
+            raise self.make_error("out_of_range") from None
+        if not EARLIEST <= in_utc < LATEST:
+            raise self.make_error("out_of_range")
+        return moment

@@ -6,7 +6,7 @@ from marshmallow import fields, validate, validates_schema
 
 from ..db import utcnow
 from ..rest import PageArgs
-from ..validators import Text, code_validator, plain_text
+from ..validators import BoundedAwareDateTime, Text, code_validator, plain_text
 from .models import AssignmentStatus
 
 FORM_KEY = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}\Z", error="Not a form key.")
@@ -20,8 +20,8 @@ class AssignmentIn(ma.Schema):
     form_key = fields.String(required=True, validate=FORM_KEY)
     form_version = fields.Integer(required=True, strict=True,
                                   validate=validate.Range(min=1, max=2_147_483_647))
-    window_start = fields.AwareDateTime(required=True)
-    window_end = fields.AwareDateTime(required=True)
+    window_start = BoundedAwareDateTime(required=True)
+    window_end = BoundedAwareDateTime(required=True)
 
     @validates_schema
     def window(self, data, **kw):
@@ -52,8 +52,8 @@ class AssignmentQuery(PageArgs):
     office = fields.String(validate=code_validator)
     # plain_text: a NUL would reach PostgreSQL, which refuses it in a query (a 500).
     inspector = fields.String(validate=[validate.Length(min=1, max=64), plain_text])
-    window_from = fields.AwareDateTime(metadata={"description": "Windows ending after this."})
-    window_to = fields.AwareDateTime(metadata={"description": "Windows starting before this."})
+    window_from = BoundedAwareDateTime(metadata={"description": "Windows ending after this."})
+    window_to = BoundedAwareDateTime(metadata={"description": "Windows starting before this."})
 
 
 class CancelIn(ma.Schema):

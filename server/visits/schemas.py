@@ -5,7 +5,7 @@ import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
 from ..rest import PageArgs
-from ..validators import Text, code_validator, plain_text
+from ..validators import BoundedAwareDateTime, Text, code_validator, plain_text
 from .models import VisitStatus
 
 SHA256 = validate.Regexp(r"^[0-9a-f]{64}\Z", error="Not a SHA-256 (64 lower-case hex digits).")
@@ -50,8 +50,8 @@ class VisitIn(ma.Schema):
                              metadata={"description": "Unplanned visits only."})
     form_version = fields.Integer(strict=True, validate=validate.Range(1, 2_147_483_647),
                                   metadata={"description": "Unplanned visits only."})
-    started_at = fields.AwareDateTime(required=True)
-    ended_at = fields.AwareDateTime(required=True)
+    started_at = BoundedAwareDateTime(required=True)
+    ended_at = BoundedAwareDateTime(required=True)
     position_start = fields.Nested(PositionIn, load_default=None, allow_none=True)
     position_end = fields.Nested(PositionIn, load_default=None, allow_none=True)
     answers = fields.List(fields.Nested(AnswerIn), required=True,

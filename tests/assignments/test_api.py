@@ -606,3 +606,36 @@ def test_a_csv_replayed_under_its_key_creates_nothing_more(client, world, count)
     other = csv_post(client, world["supervisor"], CSV_HEADER + "\n" + csv_line() + "\n",
                      **{"Idempotency-Key": "csv-1"})
     assert_problem(other, 409, "idempotency_conflict")
+
+
+# --- times: aware, and within 2000..2100 -------------------------------------------------
+
+OUT_OF_RANGE = "Must be from 2000-01-01T00:00:00Z up to (not including) 2100-01-01T00:00:00Z."
+EXTREMES = ["9999-12-31T23:00-05:00", "0001-01-01T00:00+05:00", "1999-12-31T23:59:59Z",
+            "2100-01-01T00:00:00Z"]
+
+
+@pytest.mark.parametrize("field", ["window_start", "window_end"])
+@pytest.mark.parametrize("value", EXTREMES)
+def test_windows_outside_2000_to_2100_are_422_not_500(client, world, field, value, count):
+    problem = assert_problem(client.post(URL, json=plan(**{field: value}),
+                                         headers=world["supervisor"]), 422, "validation_failed")
+    assert problem["errors"][field] == [OUT_OF_RANGE]
+    assert count(Assignment) == 1
+
+
+@pytest.mark.parametrize("value", EXTREMES)
+def test_a_csv_row_with_an_extreme_window_is_listed_and_nothing_is_created(client, world, value,
+                                                                           count):
+    text = "\n".join([CSV_HEADER, csv_line(), csv_line(end=value)]) + "\n"
+    problem = assert_problem(csv_post(client, world["supervisor"], text), 422, "csv_invalid_rows")
+    assert problem["errors"] == {"line 3": [f"window_end: {OUT_OF_RANGE}"]}
+    assert count(Assignment) == 1
+
+
+@pytest.mark.parametrize("name", ["window_from", "window_to"])
+@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00%2B05:00"])
+def test_list_filters_outside_2000_to_2100_are_422_not_500(client, world, name, value):
+    problem = assert_problem(client.get(f"{URL}?{name}={value}", headers=world["supervisor"]),
+                             422, "validation_failed")
+    assert problem["errors"]["query"][name] == [OUT_OF_RANGE]

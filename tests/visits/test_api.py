@@ -501,3 +501,44 @@ def test_body_hashes_of_valid_text_are_plain_utf8():
     canonical = '{"a":[1,2.5,null,true],"b":"Всё спокойно"}'
     assert body_sha256(body) == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     assert body_sha256({"x": "\ud800"}) != body_sha256({"x": "\ud801"})
+
+
+# --- times: aware, and within 2000..2100 -------------------------------------------------
+
+OUT_OF_RANGE = "Must be from 2000-01-01T00:00:00Z up to (not including) 2100-01-01T00:00:00Z."
+
+
+@pytest.mark.parametrize("field", ["started_at", "ended_at"])
+@pytest.mark.parametrize("value", ["9999-12-31T23:00-05:00", "0001-01-01T00:00+05:00",
+                                   "1999-12-31T23:59:59Z", "2100-01-01T05:00:00+05:00"])
+def test_times_outside_2000_to_2100_are_422_not_500(client, world, default_form, field, value,
+                                                    count):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    body[field] = value
+    problem = assert_problem(post(client, body, world["inspector"]), 422, "validation_failed")
+    assert problem["errors"][field] == [OUT_OF_RANGE]
+    assert count(Visit) == 0
+
+
+def test_an_amendment_with_an_extreme_time_is_422_and_changes_nothing(client, world,
+                                                                      default_form, app):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    post(client, body, world["inspector"])
+    _return(app, body["uuid"])
+    amended = {**body, "ended_at": "9999-12-31T23:00-05:00"}
+    resp = client.put(f"/api/v1/visits/{body['uuid']}", json=amended, headers=world["inspector"])
+    assert assert_problem(resp, 422, "validation_failed")["errors"]["ended_at"] == [OUT_OF_RANGE]
+    with app.app_context():
+        visit = db.session.scalar(sa.select(Visit).where(Visit.uuid == uuid.UUID(body["uuid"])))
+        assert (visit.revision, visit.status) == (1, "returned")
+
+
+def test_the_first_moment_of_2000_is_accepted(client, world, default_form):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    body["started_at"] = "2000-01-01T05:00:00+05:00"  # 2000-01-01T00:00:00Z
+    resp = post(client, body, world["inspector"])
+    assert resp.status_code == 201, resp.json
+    from datetime import datetime, timezone
+    assert datetime.fromisoformat(resp.json["started_at"]) == datetime(2000, 1, 1,
+                                                                       tzinfo=timezone.utc)
+    assert "outside_window" in {f["kind"] for f in resp.json["flags"]}
