@@ -18,6 +18,7 @@ from server.media.models import MediaObject, Upload
 from server.offices.models import Office
 from server.visits.models import Visit
 from tests.web.app import flows
+from tests.web.app.checks import LOW_CONTRAST, TEXTS_IN
 from tests.web.app.helpers import answers_by_question, make_video, rows, sha256_of, visit
 
 QUOTA_SWITCH = """
@@ -136,6 +137,7 @@ def test_a_token_expired_offline_asks_to_sign_in_again_and_keeps_the_visit(phone
     page.context.set_offline(False)
     page.wait_for_selector("#session-ended")
     shot(page, "10-session-ended")
+    assert page.evaluate(TEXTS_IN, "#session-ended") and page.evaluate(LOW_CONTRAST) == []
     page.wait_for_selector(f"[data-uuid='{uuid}'][data-status=outbox]")
     assert rows(app, Visit) == 0
     page.click("#session-ended a")
@@ -164,6 +166,7 @@ def test_a_full_phone_says_so_and_loses_nothing(bare_phone, world, shot, sample_
     page.wait_for_selector("body[data-save=full]", state="attached")
     page.wait_for_selector("#q-A01 .media-item img")  # still on screen
     shot(page, "11-storage-full")
+    assert page.evaluate(TEXTS_IN, "#storage-full") and page.evaluate(LOW_CONTRAST) == []
 
     page.evaluate("window.__quotaFull = false")
     page.click("#storage-full button")

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from markupsafe import escape
 
 from server.web.i18n import STRINGS
 
@@ -40,6 +41,15 @@ def test_app_strings_exist_in_four_languages_and_uzbek_uses_the_okina():
         if key.startswith("app_"):
             assert set(texts) == {"kk", "ru", "en", "uz"}, key
             assert not re.search(r"[a-zA-Z]['‘’`][a-zA-Z]", texts["uz"]), key
+
+
+def test_the_skip_link_and_the_noscript_message_are_translated(client):
+    html = client.get("/app/").get_data(as_text=True)
+    skip = re.search(r'<a class="skip" id="skip" href="#main">(.*?)</a>', html).group(1)
+    assert skip == STRINGS["app_skip"]["ru"]  # the default language until the app runs
+    noscript = re.search(r"<noscript>(.*?)</noscript>", html, re.S).group(1)
+    for code in ("kk", "ru", "en", "uz"):
+        assert f'<p lang="{code}">{escape(STRINGS["app_noscript"][code])}</p>' in noscript, code
 
 
 def test_app_without_slash_goes_to_the_service_worker_scope(client):
