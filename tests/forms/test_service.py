@@ -16,7 +16,11 @@ from server.forms.loader import FormInvalid, check_definition, definition_sha256
 from server.forms.models import FormVersion, SurveyForm
 from server.scoring.rules import CompiledForm
 
+from server.config import PROJECT_ROOT
+
 from .test_loader import choice, form, question, text
+
+DEFAULT_FORM_PATH = PROJECT_ROOT / "survey_forms" / "service_centre_visit.v1.yaml"
 
 
 def definition(version: int = 1, label: str = "Question q1") -> dict:
@@ -251,3 +255,42 @@ def test_a_published_definition_compiles_for_scoring(app, commit):
     with app.app_context():
         compiled = CompiledForm(service.get_version("test-form", 1).definition)
         assert compiled.critical == {"q1": True}
+
+
+# --- a new version never changes old visits ------------------------------------------------------
+
+def test_a_new_version_never_changes_the_visits_made_with_the_old_one(app, client, commit, world,
+                                                                     default_form):
+    """A visit on v1 keeps its version, its score, its section scores, its findings and its lost
+    points after v2 — the same checklist scored differently — is published."""
+    from server.forms.loader import load_form_file, read_yaml
+    from server.scoring.rules import Answer, score_visit
+    from tests.visits.builders import visit_payload
+
+    body = visit_payload(default_form, assignment=world["assignment"],
+                         overrides={"D01": "yes", "A08": "no"})
+    assert client.post("/api/v1/visits", json=body, headers=world["inspector"]).status_code == 201
+    url = f"/api/v1/visits/{body['uuid']}"
+    before = client.get(url, headers=world["supervisor"]).json
+
+    v1_text = (DEFAULT_FORM_PATH).read_text(encoding="utf-8")
+    v2_text = (v1_text.replace("version: 1\n", "version: 2\n", 1)
+               .replace("critical_cap: 40", "critical_cap: 10", 1)
+               .replace("    weight: 25\n", "    weight: 60\n", 1))
+    v2 = check_definition(read_yaml(v2_text.encode("utf-8"), "v2.yaml"), "v2.yaml")
+    publish(commit, v2, "service_centre_visit.v2.yaml")
+    answers = {a["question"]: Answer(a["value"]) for a in body["answers"]}
+    v1_result = score_visit(CompiledForm(load_form_file(DEFAULT_FORM_PATH)), answers)
+    v2_result = score_visit(CompiledForm(v2), answers)
+    assert (v2_result.score, v2_result.uncapped) != (v1_result.score, v1_result.uncapped)
+
+    after = client.get(url, headers=world["supervisor"]).json
+    assert (after["form_key"], after["form_version"]) == ("service-centre-visit", 1)
+    for field in ("score", "score_uncapped", "section_scores", "critical", "lost_points",
+                  "answers"):
+        assert after[field] == before[field], field
+    assert before["score"] == pytest.approx(v1_result.score) == 40  # capped by D01
+    assert before["critical"] == ["D01"]
+    with app.app_context():
+        assert [v.version for v in service.get_version("service-centre-visit", 2).form.versions] \
+            == [1, 2]
