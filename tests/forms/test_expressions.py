@@ -36,7 +36,7 @@ def same(a: Any, b: Any) -> bool:
 
 def vector_id(item: dict) -> str:
     """A short, readable pytest id."""
-    expr = item["expr"] if len(item["expr"]) <= 40 else item["expr"][:37] + "..."
+    expr = item["expression"] if len(item["expression"]) <= 40 else item["expression"][:37] + "..."
     return f"{expr} | {json.dumps(item.get('answers', {}), ensure_ascii=False)[:40]}"
 
 
@@ -46,10 +46,10 @@ def test_vector_file_covers_the_language():
     assert VECTORS["version"] == 1
     assert len(VECTORS["vectors"]) >= 80 and len(VECTORS["errors"]) >= 20
     for item in VECTORS["vectors"]:
-        assert set(item) <= {"expr", "answers", "current", "expected"} and "expected" in item
+        assert set(item) <= {"expression", "answers", "current", "expected"} and "expected" in item
     for item in VECTORS["errors"]:
-        assert set(item) == {"expr", "reason", "position"}
-    exprs = [item["expr"] for item in VECTORS["vectors"]]
+        assert set(item) == {"expression", "reason", "position"}
+    exprs = [item["expression"] for item in VECTORS["vectors"]]
     for needle in ("==", "!=", "<", "<=", ">", ">=", " in ", "+", "-", "*", "/", "and", "or", "not",
                    "selected(", "count_selected(", "answered(", "(", "[", "'", '"', "."):
         assert any(needle in e for e in exprs), needle
@@ -59,16 +59,16 @@ def test_vector_file_covers_the_language():
 
 @pytest.mark.parametrize("item", VECTORS["vectors"], ids=vector_id)
 def test_vector(item):
-    expr = parse(item["expr"])
+    expr = parse(item["expression"])
     value = expr.evaluate(item["answers"], item.get("current"))
-    assert same(value, item["expected"]), f"{item['expr']!r} gave {value!r}"
+    assert same(value, item["expected"]), f"{item['expression']!r} gave {value!r}"
     assert expr.holds(item["answers"], item.get("current")) is (item["expected"] is True)
 
 
-@pytest.mark.parametrize("item", VECTORS["errors"], ids=lambda item: f"{item['reason']} | {item['expr'][:30]}")
+@pytest.mark.parametrize("item", VECTORS["errors"], ids=lambda item: f"{item['reason']} | {item['expression'][:30]}")
 def test_error_vector(item):
     with pytest.raises(ExpressionError) as info:
-        parse(item["expr"])
+        parse(item["expression"])
     assert info.value.position == item["position"]
     assert str(info.value) == f"{info.value.message} at {item['position']}"
 

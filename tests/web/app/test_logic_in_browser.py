@@ -19,14 +19,14 @@ RUN_VECTORS = """async (data) => {
   const wrong = [];
   for (const v of data.vectors) {
     let got;
-    try { got = parse(v.expr).evaluate(v.answers, v.current ?? null); }
+    try { got = parse(v.expression).evaluate(v.answers, v.current ?? null); }
     catch (e) { got = `error: ${e.message}`; }
-    if (JSON.stringify(got) !== JSON.stringify(v.expected)) wrong.push({ expr: v.expr, got, expected: v.expected });
+    if (JSON.stringify(got) !== JSON.stringify(v.expected)) wrong.push({ expression: v.expression, got, expected: v.expected });
   }
   for (const v of data.errors) {
-    try { parse(v.expr); wrong.push({ expr: v.expr, got: "parsed", expected: v.position }); }
+    try { parse(v.expression); wrong.push({ expression: v.expression, got: "parsed", expected: v.position }); }
     catch (e) {
-      if (!(e instanceof ExpressionError) || e.position !== v.position) wrong.push({ expr: v.expr, got: e.position, expected: v.position });
+      if (!(e instanceof ExpressionError) || e.position !== v.position) wrong.push({ expression: v.expression, got: e.position, expected: v.position });
     }
   }
   return wrong;
