@@ -37,12 +37,14 @@ class Review(db.Model):
 
 class AnswerCorrection(db.Model):
     """A supervisor's correction of one answer, with the reason. The inspector's answer stays;
-    the newest correction of a question is what scores."""
+    the newest correction of a question in the visit's current revision is what scores (an
+    amendment starts from the inspector's new answers)."""
 
     __tablename__ = "answer_corrections"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(sa.ForeignKey("visits.id"), index=True)
+    revision: Mapped[int]  # the visit's revision the correction was made on
     question_id: Mapped[str] = mapped_column(sa.String(64))
     old_value: Mapped[object | None] = mapped_column(JSONType)
     old_not_applicable: Mapped[bool]

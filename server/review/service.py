@@ -112,10 +112,12 @@ def reopen_visit(*, visit: Visit, admin: User, reason: str) -> Review:
 
 
 def effective_answers(visit: Visit) -> dict[str, ScoredAnswer]:
-    """The inspector's answers with the newest correction of each question on top."""
+    """The inspector's answers with the newest correction of each question (made on the current
+    revision) on top."""
     answers = {a.question_id: ScoredAnswer(a.value, a.not_applicable) for a in visit.answers}
     for c in db.session.scalars(sa.select(AnswerCorrection).where(
-            AnswerCorrection.visit_id == visit.id).order_by(AnswerCorrection.id)):
+            AnswerCorrection.visit_id == visit.id, AnswerCorrection.revision == visit.revision)
+            .order_by(AnswerCorrection.id)):
         answers[c.question_id] = ScoredAnswer(c.new_value, c.new_not_applicable)
     return answers
 
@@ -150,7 +152,7 @@ def correct_answer(*, visit: Visit, reviewer: User, question: str, value, not_ap
     answers[question] = ScoredAnswer(value, not_applicable)
     after = score_visit(form, answers)
     correction = AnswerCorrection(
-        visit_id=visit.id, question_id=question, old_value=old.value,
+        visit_id=visit.id, revision=visit.revision, question_id=question, old_value=old.value,
         old_not_applicable=old.not_applicable, new_value=value,
         new_not_applicable=not_applicable, reason=reason, score_before=before.score,
         score_after=after.score, corrected_by_id=reviewer.id)

@@ -399,8 +399,10 @@ def visit_view(visit: Visit) -> dict:
     form = compiled(visit.form_version)
     answers = {a.question_id: ScoredAnswer(a.value, a.not_applicable) for a in visit.answers}
     corrected: dict[str, dict] = {}
+    # Corrections belong to the revision they were made on: an amendment is answered afresh.
     for c in db.session.scalars(sa.select(AnswerCorrection).where(
-            AnswerCorrection.visit_id == visit.id).order_by(AnswerCorrection.id)):
+            AnswerCorrection.visit_id == visit.id, AnswerCorrection.revision == visit.revision)
+            .order_by(AnswerCorrection.id)):
         answers[c.question_id] = ScoredAnswer(c.new_value, c.new_not_applicable)
         corrected[c.question_id] = {
             "value": c.new_value, "not_applicable": c.new_not_applicable, "reason": c.reason,

@@ -542,3 +542,47 @@ def test_the_first_moment_of_2000_is_accepted(client, world, default_form):
     assert datetime.fromisoformat(resp.json["started_at"]) == datetime(2000, 1, 1,
                                                                        tzinfo=timezone.utc)
     assert "outside_window" in {f["kind"] for f in resp.json["flags"]}
+
+
+# --- corrections belong to the revision they were made on --------------------------------
+
+def test_a_correction_does_not_survive_an_amendment(client, world, default_form, app):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    post(client, body, world["inspector"])
+    url = f"/api/v1/visits/{body['uuid']}"
+    corrected = client.post(f"{url}/corrections", headers=world["supervisor"], json={
+        "question": "D02", "value": "yes", "reason": "The audio shows a payment was asked."})
+    assert corrected.status_code == 201, corrected.json
+    assert "D02" in corrected.json["critical"]
+    returned = client.post(f"{url}/review", headers=world["supervisor"],
+                           json={"decision": "return", "comment": "Check C02 again."})
+    assert returned.status_code == 201, returned.json
+    amended = copy.deepcopy(body)
+    next(a for a in amended["answers"] if a["question"] == "C02")["value"] = "no"
+    put = client.put(url, json=amended, headers=world["inspector"])
+    assert put.status_code == 200, put.json
+
+    got = client.get(url, headers=world["supervisor"]).json
+    d02 = next(a for a in got["answers"] if a["question"] == "D02")
+    assert (d02["value"], d02["corrected"]) == ("no", None)
+    assert all(a["corrected"] is None for a in got["answers"])
+    assert "D02" not in {lost["question"] for lost in got["lost_points"]}
+    assert {lost["question"] for lost in got["lost_points"]} == {"C02"}
+    assert got["critical"] == [] and 40 < got["score"] < 100
+    assert got["score"] == put.json["score"]
+    with app.app_context():  # the stored score is the one shown
+        visit = db.session.scalar(sa.select(Visit).where(Visit.uuid == uuid.UUID(body["uuid"])))
+        assert visit.score == got["score"] and visit.revision == 2
+
+    # A correction of the new revision starts from the inspector's new answer.
+    again = client.post(f"{url}/corrections", headers=world["supervisor"], json={
+        "question": "C02", "value": "yes", "reason": "The photo shows it."})
+    assert again.status_code == 201, again.json
+    assert again.json["score"] == pytest.approx(100)
+    c02 = next(a for a in again.json["answers"] if a["question"] == "C02")
+    assert c02["corrected"]["value"] == "yes" and c02["corrected"]["score_before"] == got["score"]
+    with app.app_context():
+        from server.review.models import AnswerCorrection
+        assert [(c.question_id, c.revision, c.old_value) for c in db.session.scalars(
+            sa.select(AnswerCorrection).order_by(AnswerCorrection.id))] == [
+            ("D02", 1, "no"), ("C02", 2, "no")]
