@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid as uuid_module
 
+import marshmallow as ma
 from flask import (Blueprint, current_app, redirect, render_template, request, url_for)
 
 from ..db import paginate, unit_of_work, utcnow
@@ -18,12 +19,15 @@ from ..forms.service import localize
 from ..offices.models import OFFICE_KINDS
 from ..periods import half_year_of, parse_period
 from ..recommendations import service as rec_service
+from ..recommendations.models import RecommendationStatus
+from ..recommendations.schemas import RecommendationIn, StatusIn
 from ..reports import service as report_service
 from ..review import service as review_service
 from ..review.schemas import DECISIONS
+from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
 from . import console_admin, console_planning
-from .console_access import SignIn, staff
+from .console_access import SignIn, staff, t
 from .i18n import STRINGS, page_language
 
 # Its own static route: the app's /static/<path> rule (no folder behind it) shadows web.static,
@@ -43,10 +47,40 @@ def _to_login(_exc):
                             lang=request.args.get("lang")))
 
 
+# Error fields shown by the label of the form field they belong to.
+FIELD_LABELS = {
+    "older_than_days": "c_older_than_days", "revision": "c_revision", "decision": "c_decision",
+    "comment": "c_comment", "reason": "c_reason", "question": "c_question", "value": "c_new_value",
+    "period": "period", "kind": "col_kind", "office": "col_office_code",
+    "inspector": "c_inspector", "form_key": "c_form", "form_version": "c_form",
+    "window_start": "c_window_start", "window_end": "c_window_end", "file": "c_form_file",
+    "login": "login", "password": "password", "role": "c_role", "regions": "col_region",
+    "display_name": "c_name", "conflict_offices": "c_conflicts", "text": "c_text",
+    "due_date": "c_due", "visit": "c_visit", "status": "col_status",
+    "verifying_visit": "c_verifying_visit",
+}
+# Flag detail keys whose values are metres or minutes.
+METRES = ("distance_m", "accuracy_m", "threshold_m")
+MINUTES = ("minutes", "minimum")
+
+
+def label(prefix: str, code) -> str:
+    """The page-language name of a stored code (a role, a status, an action), else the code."""
+    key = f"{prefix}{getattr(code, 'value', code)}"
+    return t(key) if key in STRINGS else str(getattr(code, "value", code))
+
+
+def field_label(field: str) -> str:
+    key = FIELD_LABELS.get(field)
+    return t(key) if key in STRINGS else field
+
+
 @bp.context_processor
 def _helpers() -> dict:
     lang = page_language()
-    return {"flag_kinds": FLAG_KINDS, "fmt_value": _fmt_value, "known_keys": STRINGS,
+    return {"flag_kinds": FLAG_KINDS, "fmt_value": _fmt_value, "fmt_answer": fmt_answer,
+            "flag_details": flag_details, "history_details": history_details,
+            "label": label, "field_label": field_label, "known_keys": STRINGS,
             "local": lambda text, fallback="": report_service.localise(text, lang, fallback),
             "queue_page": _queue_page}
 
@@ -58,11 +92,118 @@ def _queue_page(number: int) -> str:
 def _fmt_value(value) -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return t("c_yes") if value else t("c_no")
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(_fmt_value(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
+        return ", ".join(f"{k}: {_fmt_value(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)
+
+
+def _choice_label(question: dict | None, value) -> str:
+    """A choice id as its label in the page's (localized) form; yes/no in the page language."""
+    if question and question.get("type") == "yes_no" and value in ("yes", "no"):
+        return t("c_yes") if value == "yes" else t("c_no")
+    for choice in (question or {}).get("choices") or []:
+        if choice.get("id") == value:
+            return choice.get("label") or str(value)
+    return _fmt_value(value)
+
+
+def fmt_answer(value, question: dict | None = None) -> str:
+    """An answer as the supervisor reads it: the choices' labels, not their ids."""
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(_choice_label(question, v) for v in value)
+    if question and question.get("type") in ("yes_no", "single_choice"):
+        return _choice_label(question, value)
+    return _fmt_value(value)
+
+
+def _question_name(qid, questions: dict) -> str:
+    q = questions.get(qid)
+    return f"{qid} · {q['label']}" if q and q.get("label") else str(qid)
+
+
+def flag_details(flag: dict, questions: dict) -> list[tuple[str, str]]:
+    """A flag's detail as (label, value) pairs in the page language, units and names included."""
+    out = []
+    detail = (flag.get("detail") if isinstance(flag, dict) else flag.detail) or {}
+    for key, value in detail.items():
+        name = t(f"fd_{key}") if f"fd_{key}" in STRINGS else key
+        if value is None:
+            text = "—"
+        elif key in METRES:
+            text = f"{_fmt_value(value)} {t('c_metres')}"
+        elif key in MINUTES:
+            text = f"{_fmt_value(value)} {t('c_minutes')}"
+        elif key == "position":
+            text = label("c_", value)
+        elif key == "kind":
+            text = label("app_kind_", value)
+        elif key == "question":
+            text = _question_name(value, questions)
+        elif key == "questions":
+            text = ", ".join(_question_name(q, questions) for q in value)
+        elif key == "rule":
+            text = _rule(str(value), questions.get(detail.get("question")))
+        elif key in ("started_at", "window_start", "window_end", "captured_at"):
+            text = _when(value)
+        else:
+            text = _fmt_value(value)
+        out.append((name, text))
+    return out
+
+
+def _rule(rule: str, question: dict | None) -> str:
+    if rule == "required":
+        return t("c_rule_required")
+    if rule.startswith("required_when:"):
+        return t("c_rule_when", value=fmt_answer(rule.split(":", 1)[1], question))
+    return rule
+
+
+def _when(value) -> str:
+    """An ISO time as 'YYYY-MM-DD HH:MM' in UTC, as the rest of the page shows times."""
+    from datetime import datetime, timezone
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M") + (" UTC" if moment.tzinfo else "")
+
+
+HISTORY_KEYS = {"decision": "c_decision", "comment": "c_comment", "reason": "c_reason",
+                "question": "c_question", "score": "c_score", "score_before": "c_score_before",
+                "score_after": "c_score_after", "status": "col_status"}
+DECISION_STATUS = {"approve": "approved", "reject": "rejected", "return": "returned"}
+
+
+def history_details(detail: dict, questions: dict) -> list[tuple[str, str]]:
+    """An audit event's payload as (label, value) pairs for the visit's history."""
+    out = []
+    for key, name in HISTORY_KEYS.items():
+        value = detail.get(key)
+        if value is None or value == "":
+            continue
+        if key == "decision":
+            text = label("vstatus_", DECISION_STATUS.get(value, value))
+        elif key == "status":
+            text = label("vstatus_", value)
+        elif key == "question":
+            text = _question_name(value, questions)
+        elif key.startswith("score") and isinstance(value, (int, float)):
+            text = f"{value:.1f}"
+        else:
+            text = _fmt_value(value)
+        out.append((t(name), text))
+    return out
 
 
 @bp.get("/")
@@ -80,8 +221,7 @@ def _queue_filters() -> dict:
     age = (args.get("older_than_days") or "").strip()
     if age:
         if not age.isdigit() or int(age) > 3650:
-            raise ValidationFailed("Age is a number of days, 0 to 3650.",
-                                   errors={"older_than_days": ["A number of days, 0 to 3650."]})
+            raise ValidationFailed(t("c_err_age"), errors={"older_than_days": [t("c_err_age")]})
         filters["older_than_days"] = int(age)
     else:
         filters["older_than_days"] = None
@@ -114,7 +254,7 @@ def _visit_uuid(value: str) -> uuid_module.UUID:
     try:
         return uuid_module.UUID(value)
     except ValueError as exc:
-        raise NotFound(f"No visit {value[:40]!r}.") from exc
+        raise NotFound(t("c_err_no_visit", value=repr(value[:40]))) from exc
 
 
 def _render_visit(user, visit_uuid, *, error: AppError | None = None, status: int = 200,
@@ -133,14 +273,43 @@ def _render_visit(user, visit_uuid, *, error: AppError | None = None, status: in
     answers_by_section: dict[str, list] = {}
     for answer in view["answers"]:
         answers_by_section.setdefault(section_of.get(answer["question_id"], ""), []).append(answer)
-    submissions = [{"revision": s.revision, "received_at": s.received_at, "score": s.score}
-                   for s in visit.submissions]
     reviewable = visit.status in review_service.REVIEWABLE
     return render_template(
         "console/visit.html", visit=view, sections=sections, questions=questions,
-        answers_by_section=answers_by_section, kinds=kinds, submissions=submissions,
+        answers_by_section=answers_by_section, kinds=kinds,
+        submissions=_revisions(visit, view, questions),
         reviewable=reviewable, own=visit.inspector_id == user.id, decisions=DECISIONS,
-        office=visit.office, error=error, entered=entered or {}), status
+        office=visit.office, error=error, entered=entered or {},
+        from_queue=bool(request.values.get("next_queue") or
+                        request.args.get("from") == "queue")), status
+
+
+def _revisions(visit, view: dict, questions: dict) -> list[dict]:
+    """Each revision the inspector sent with its answers as they were, the current one last.
+
+    Uses the visit response's `revisions` when the visits service provides them; otherwise the
+    stored bodies (visit_submissions). Answers that differ from the current ones are marked."""
+    current = {a["question_id"]: (a["not_applicable"], a["value"]) for a in view["answers"]}
+    rows = view.get("revisions")
+    if rows is None:
+        rows = [{"revision": s.revision, "received_at": s.received_at, "score": s.score,
+                 "answers": (s.body or {}).get("answers") or []} for s in visit.submissions]
+    out = []
+    for row in sorted(rows, key=lambda r: r["revision"]):
+        answers = []
+        for item in row.get("answers") or []:
+            if not isinstance(item, dict):
+                continue
+            qid = str(item.get("question") or item.get("question_id") or "")
+            na = bool(item.get("not_applicable"))
+            value = item.get("value")
+            answers.append({"question": qid, "label": _question_name(qid, questions),
+                            "text": t("c_na") if na else fmt_answer(value, questions.get(qid)),
+                            "changed": current.get(qid) != (na, value)})
+        out.append({"revision": row["revision"], "received_at": row.get("received_at"),
+                    "score": row.get("score"), "answers": answers,
+                    "current": row["revision"] == visit.revision})
+    return out
 
 
 @bp.get("/visits/<visit_uuid>")
@@ -153,16 +322,14 @@ def visit_page(visit_uuid):
 def _revision() -> int | None:
     raw = (request.form.get("revision") or "").strip()
     if not raw.isdigit():
-        raise ValidationFailed("The page did not say which revision you looked at; reload it.",
-                               errors={"revision": ["Required."]})
+        raise ValidationFailed(t("c_err_revision"), errors={"revision": [t("c_err_required")]})
     return int(raw)
 
 
 def _stale(visit, revision: int) -> AppError:
-    return AppError(f"The visit was amended: revision {visit.revision} is current, you "
-                    f"reviewed {revision}. Look at it again.", code="stale_revision",
-                    status=409, title="Conflict",
-                    errors={"revision": [f"Current revision is {visit.revision}."]})
+    return AppError(t("c_err_stale", current=visit.revision, seen=revision),
+                    code="stale_revision", status=409, title="Conflict",
+                    errors={"revision": [t("c_err_stale_field", current=visit.revision)]})
 
 
 @bp.post("/visits/<visit_uuid>/decide")
@@ -174,11 +341,11 @@ def decide(visit_uuid):
     comment = (request.form.get("comment") or "")[:4000]
     try:
         if decision not in DECISIONS:
-            raise ValidationFailed("Choose approve, reject or return.",
-                                   errors={"decision": ["Unknown decision."]})
+            raise ValidationFailed(t("c_err_decision"),
+                                   errors={"decision": [t("c_err_decision_field")]})
         if decision != "approve" and not comment.strip():
-            raise ValidationFailed("Say why: the inspector and the record need a reason.",
-                                   errors={"comment": ["Required to reject or return."]})
+            raise ValidationFailed(t("c_err_comment"),
+                                   errors={"comment": [t("c_err_comment_field")]})
         revision = _revision()
         with unit_of_work():
             visit = get_visit(user=user, visit_uuid=vid)
@@ -189,11 +356,25 @@ def decide(visit_uuid):
             raise
         return _render_visit(user, vid, error=exc, status=exc.status,
                              entered={"comment": comment})
-    nxt = request.form.get("next_queue")
-    if nxt:
-        return redirect(url_for("console.queue", done=decision, lang=request.args.get("lang")))
+    if request.form.get("next_queue"):
+        return _next_in_queue(user, vid, decision)
     return redirect(url_for("console.visit_page", visit_uuid=vid, done=decision,
                             lang=request.args.get("lang")))
+
+
+def _next_in_queue(user, decided: uuid_module.UUID, decision: str):
+    """After a decision taken from the queue: the oldest visit still waiting (not the user's own),
+    opened the way the keyboard path opened this one; the queue when none is left."""
+    lang = request.args.get("lang")
+    query = (review_service.review_queue_query(user=user)
+             .where(Visit.uuid != decided, Visit.inspector_id != user.id).limit(1))
+    following = db.session.scalars(query).first()
+    if following is None:
+        return redirect(url_for("console.queue", done=decision, lang=lang, empty=1))
+    focus = request.form.get("focus")
+    return redirect(url_for("console.visit_page", visit_uuid=following.uuid, done=decision,
+                            lang=lang, **{"from": "queue"},
+                            focus=focus if focus in ("approve", "return") else None))
 
 
 def _parse_value(question: dict | None, raw: str):
@@ -226,8 +407,7 @@ def correct(visit_uuid):
     entered = {"question": qid, "value": raw, "reason": reason}
     try:
         if not reason.strip():
-            raise ValidationFailed("Give the reason for the correction.",
-                                   errors={"reason": ["Required."]})
+            raise ValidationFailed(t("c_err_reason"), errors={"reason": [t("c_err_required")]})
         revision = _revision()
         with unit_of_work():
             visit = get_visit(user=user, visit_uuid=vid)
@@ -255,13 +435,14 @@ def _period():
     try:
         return parse_period(label[:16], tz)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), errors={"period": [str(exc)]}) from exc
+        message = t("c_err_period", value=repr(label[:16]))
+        raise ValidationFailed(message, errors={"period": [message]}) from exc
 
 
 def _kind() -> str | None:
     kind = request.values.get("kind") or None
     if kind is not None and kind not in OFFICE_KINDS:
-        raise ValidationFailed("Unknown kind.", errors={"kind": ["Unknown kind."]})
+        raise ValidationFailed(t("c_err_kind"), errors={"kind": [t("c_err_kind")]})
     return kind
 
 
@@ -301,14 +482,94 @@ def publish():
                             lang=request.args.get("lang")))
 
 
+def _render_recommendations(user, code: str, *, error: AppError | None = None,
+                            status: int = 200, entered: dict | None = None):
+    office = rec_service.office_for_viewer(user=user, code=code[:32])
+    everything = request.values.get("all") == "1"
+    query = (rec_service.list_query(user=user, office=office.code) if everything
+             else rec_service.office_query(office=office))
+    rows = db.session.scalars(query).all()
+    allowed = {r.id: rec_service.allowed_next(r) for r in rows}
+    return render_template("console/recommendations.html", office=office,
+                           recs=rec_service.views(rows), allowed=allowed, everything=everything,
+                           statuses=[s.value for s in RecommendationStatus], error=error,
+                           entered=entered or {},
+                           period=half_year_of(utcnow(), current_app.config["TIMEZONE"])), status
+
+
 @bp.get("/offices/<code>/recommendations")
 def office_recommendations(code):
-    """One office's recommendations with their status, due date and follow-up."""
+    """One office's recommendations with their status, due date and follow-up; forms to write
+    one by hand and to move each along its statuses."""
+    return _render_recommendations(staff(), code)
+
+
+def _loaded(schema, raw: dict) -> dict:
+    try:
+        return schema.load(raw)
+    except ma.ValidationError as exc:
+        raise ValidationFailed(t("c_err_rec"), errors=exc.messages) from exc
+
+
+@bp.post("/offices/<code>/recommendations")
+def create_recommendation(code):
+    """A recommendation to the office, by hand or from a visit's finding (visit, question)."""
     user = staff()
-    office = rec_service.office_for_viewer(user=user, code=code[:32])
-    recs = rec_service.views(db.session.scalars(rec_service.office_query(office=office)).all())
-    return render_template("console/recommendations.html", office=office, recs=recs,
-                           period=half_year_of(utcnow(), current_app.config["TIMEZONE"]))
+    form = request.form
+    entered = {k: (form.get(k) or "").strip()[:4000] for k in
+               ("text", "due_date", "visit", "question", "back")}
+    raw = {"office": code[:32], "text": entered["text"],
+           "due_date": entered["due_date"] or None, "visit": entered["visit"] or None,
+           "question": entered["question"] or None}
+    from_visit = entered["back"] == "visit" and entered["visit"]
+    try:
+        data = _loaded(RecommendationIn(), raw)
+        with unit_of_work():
+            rec = rec_service.create_recommendation(actor=user, **data)
+            rec_id = rec.id
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        if from_visit:
+            try:
+                vid = uuid_module.UUID(entered["visit"])
+            except ValueError:
+                vid = None
+            if vid is not None:
+                return _render_visit(user, vid, error=exc, status=exc.status,
+                                     entered={f"rec_{k}": v for k, v in entered.items()})
+        return _render_recommendations(user, code, error=exc, status=exc.status,
+                                       entered=entered)
+    return redirect(url_for("console.office_recommendations", code=code[:32], made=rec_id,
+                            lang=request.args.get("lang")) + f"#rec-{rec_id}", code=303)
+
+
+@bp.post("/recommendations/<int:rec_id>/status")
+def recommendation_status(rec_id):
+    """Move a recommendation to one of its allowed next statuses (comment, verifying visit)."""
+    user = staff()
+    form = request.form
+    if not 0 < rec_id <= rec_service.MAX_ID:
+        raise NotFound(t("c_err_no_rec", value=rec_id))
+    rec = rec_service.get_recommendation(user=user, recommendation_id=rec_id)
+    code = rec.office.code
+    entered = {"status": (form.get("status") or "")[:32], "comment": (form.get("comment") or "")[:4000],
+               "verifying_visit": (form.get("verifying_visit") or "").strip()[:64], "rec": rec_id}
+    raw = {"status": entered["status"], "comment": entered["comment"],
+           "verifying_visit": entered["verifying_visit"] or None}
+    try:
+        data = _loaded(StatusIn(), raw)
+        with unit_of_work():
+            rec_service.change_status(actor=user, rec=rec_service.get_recommendation(
+                user=user, recommendation_id=rec_id), **data)
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        return _render_recommendations(user, code, error=exc, status=exc.status,
+                                       entered=entered)
+    return redirect(url_for("console.office_recommendations", code=code, moved=rec_id,
+                            all=request.args.get("all"), lang=request.args.get("lang"))
+                    + f"#rec-{rec_id}", code=303)
 
 
 bp.add_url_rule("/planning", view_func=console_planning.planning)
@@ -316,6 +577,8 @@ bp.add_url_rule("/planning/assignments", view_func=console_planning.create_assig
                 methods=["POST"])
 bp.add_url_rule("/planning/assignments.csv", view_func=console_planning.upload_assignments,
                 methods=["POST"])
+bp.add_url_rule("/planning/inspectors/<login>/conflicts",
+                view_func=console_planning.update_conflicts, methods=["POST"])
 bp.add_url_rule("/admin", view_func=console_admin.admin)
 bp.add_url_rule("/admin/users", view_func=console_admin.create_user, methods=["POST"])
 bp.add_url_rule("/admin/users/<login>/deactivate", view_func=console_admin.deactivate_user,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..auth.access import current_user
 from ..auth.models import Role, User
 from ..errors import Forbidden
+from .i18n import page_language, translate
 
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 
@@ -18,5 +19,11 @@ def staff() -> User:
     if user is None:
         raise SignIn()
     if user.role not in STAFF:
-        raise Forbidden("The console is for supervisors and admins.")
+        raise Forbidden(t("c_err_staff_only"))
     return user
+
+
+def t(key: str, **values) -> str:
+    """A console string in the page's language, with {placeholders} filled."""
+    text = translate(key, page_language())
+    return text.format(**values) if values else text

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,7 +36,10 @@ def test_admin_page_lists_users_forms_and_audit(client, world):
         assert f'<td class="code">{login}</td>' in html
     assert "service-centre-visit" in html
     assert 'id="chain-status"' in html and "The chain of hashes is intact" in html
-    assert "form_published" in html
+    assert "form published" in html and "form_published" not in html
+    html = client.get(ADMIN + "?lang=ru").get_data(as_text=True)
+    assert "анкета опубликована" in html and "<td>проверяющий</td>" in html
+    assert "<td>inspector</td>" not in html
 
 
 def test_a_tampered_audit_log_shows_where_it_breaks(client, world, app):
@@ -78,15 +82,45 @@ def test_the_last_admin_cannot_be_deactivated(client, world, app):
     assert resp.status_code == 409 and "last active admin" in resp.get_data(as_text=True)
 
 
-def test_a_new_token_is_shown_once(client, world, app):
-    _adm(client)
-    resp = client.post("/console/admin/users/insp/token",
-                       data={"csrf_token": page_token(client, ADMIN)})
-    assert resp.status_code == 200
-    assert 'id="token-secret"' in resp.get_data(as_text=True)
+def _tokens(app, login="insp") -> list[tuple[str, bool]]:
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count(ApiToken.id)).where(
-            ApiToken.label == "console")) == 1
+        user = db.session.scalar(sa.select(User).where(User.login == login))
+        return [(t.label, t.revoked_at is None) for t in db.session.scalars(
+            sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))]
+
+
+def test_reset_token_revokes_the_old_ones_redirects_and_shows_the_secret_once(client, world, app):
+    old_header = world["inspector"]
+    assert client.get("/api/v1/auth/me", headers=old_header).status_code == 200
+    assert any(active for _label, active in _tokens(app))
+    _adm(client)
+    resp = client.post("/console/admin/users/insp/token?lang=en",
+                       data={"csrf_token": page_token(client, ADMIN)})
+    assert resp.status_code == 303
+    assert resp.headers["Location"].startswith("/console/admin")
+    tokens = _tokens(app)
+    assert [label for label, active in tokens if active] == ["console"]
+    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    secret = re.search(r'id="token-secret">.*?<code>([^<]+)</code>', html, re.S).group(1)
+    assert "Every earlier token of this user was revoked." in html
+    # Reloading the page shows the secret no more and issues nothing.
+    again = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'id="token-secret"' not in again and secret not in again
+    assert _tokens(app) == tokens
+    client.post("/logout", data={"csrf_token": page_token(client, ADMIN)})
+    assert client.get("/api/v1/auth/me", headers=old_header).status_code == 401
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.json["login"] == "insp"
+
+
+def test_reset_token_for_an_unknown_user_is_a_404_and_issues_nothing(client, world, app):
+    _adm(client)
+    before = _tokens(app)
+    resp = client.post("/console/admin/users/nobody/token",
+                       data={"csrf_token": page_token(client, ADMIN)},
+                       headers={"Accept": "text/html"})
+    assert resp.status_code == 404
+    assert _tokens(app) == before
 
 
 def test_admin_posts_without_csrf_are_refused(client, world, app):
@@ -133,3 +167,59 @@ def test_a_changed_form_under_the_same_version_is_a_conflict(client, world, app)
                              "file": (io.BytesIO(text.encode()), "v1.yaml")})
     assert resp.status_code == 409
     assert "already published with different content" in resp.get_data(as_text=True)
+
+
+def _xlsform_bytes(tmp_path, **settings) -> bytes:
+    from tests.forms.test_xlsform import FULL_CHOICES, FULL_SURVEY, FULL_SETTINGS, workbook
+
+    path = workbook(tmp_path / "visit_check.xlsx", FULL_SURVEY, FULL_CHOICES,
+                    {**FULL_SETTINGS, **settings})
+    return path.read_bytes()
+
+
+def test_publish_a_form_version_from_an_xlsform_upload(client, world, app, tmp_path):
+    _adm(client)
+    raw = _xlsform_bytes(tmp_path)
+    resp = client.post("/console/admin/forms?lang=en", content_type="multipart/form-data",
+                       data={"csrf_token": page_token(client, ADMIN),
+                             "file": (io.BytesIO(raw), "visit_check.xlsx")})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200, html[:2000]
+    assert "Form published: visit-check v3" in html
+    assert 'id="form-warnings"' in html  # the metadata rows skipped by the import
+    with app.app_context():
+        version = db.session.scalar(sa.select(FormVersion).order_by(FormVersion.id.desc()))
+        assert (version.form.key, version.version) == ("visit-check", 3)
+        assert version.source == "visit_check.xlsx"
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.seq)).where(
+            AuditEvent.action == "form_published",
+            AuditEvent.object_id.like("visit-check%"))) >= 1
+
+
+def test_a_broken_xlsform_lists_its_problems_and_publishes_nothing(client, world, app, tmp_path):
+    from tests.forms.test_xlsform import workbook
+
+    _adm(client)
+    path = workbook(tmp_path / "broken.xlsx",
+                    [{"type": "begin group", "name": "main", "label": {"en": "Main"}},
+                     {"type": "select_one missing_list", "name": "q1",
+                      "label": {"en": "<script>x</script>"}}])
+    for raw, name in ((path.read_bytes(), "broken.xlsx"), (b"PK\x03\x04 not a workbook", "x.xlsx")):
+        resp = client.post("/console/admin/forms?lang=en", content_type="multipart/form-data",
+                           data={"csrf_token": page_token(client, ADMIN),
+                                 "file": (io.BytesIO(raw), name)})
+        assert resp.status_code == 422, resp.get_data(as_text=True)[:2000]
+        html = resp.get_data(as_text=True)
+        assert 'id="form-problems"' in html and "<script>x</script>" not in html
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(FormVersion.id))) == 1
+
+
+def test_an_empty_form_upload_is_refused_in_the_page_language(client, world, app):
+    _adm(client)
+    resp = client.post("/console/admin/forms?lang=ru", content_type="multipart/form-data",
+                       data={"csrf_token": page_token(client, ADMIN),
+                             "file": (io.BytesIO(b""), "empty.yaml")})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "Выберите файл анкеты" in html and "Choose a form file" not in html

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from server.assignments.models import Assignment
 from server.extensions import db
+from server.offices.models import Office
 from tests import factories
 
 from .helpers import page_token, sign_in
@@ -110,3 +111,92 @@ def test_office_name_with_script_in_planning_is_text(sup, world, app, commit):
         k: "<img src=x onerror=alert(1)>" for k in ("kk", "ru", "en", "uz")}))
     html = sup.get(PLANNING).get_data(as_text=True)
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+# Inspectors' conflict lists
+
+def _conflicts(app, login="insp") -> list[str]:
+    from server.auth.models import User
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.login == login))
+        return sorted(o.code for o in user.conflict_offices)
+
+
+def _audit_count(app, action) -> int:
+    from server.audit.models import AuditEvent
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count(AuditEvent.seq)).where(
+            AuditEvent.action == action))
+
+
+def test_planning_lists_inspectors_with_their_conflict_lists(sup, world, app):
+    html = sup.get(PLANNING + "?lang=en").get_data(as_text=True)
+    assert 'id="inspectors-table"' in html
+    assert 'id="inspector-insp"' in html and 'id="inspector-insp2"' in html
+    assert 'id="inspector-sup"' not in html  # only inspectors have conflict lists here
+
+
+def test_a_supervisor_edits_a_conflict_list_and_it_is_audit_logged(sup, world, app):
+    before = _audit_count(app, "user_updated")
+    resp = sup.post("/console/planning/inspectors/insp/conflicts", data={
+        "csrf_token": page_token(sup, PLANNING),
+        "offices": f"{world['office']}, {world['other_office']},{world['office']}"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert "saved=insp" in resp.headers["Location"]
+    assert _conflicts(app) == sorted([world["office"], world["other_office"]])
+    assert _audit_count(app, "user_updated") == before + 1
+    html = sup.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'id="conflicts-saved"' in html
+    # The planning rules use the list: an assignment to a conflicting office is refused.
+    refused = sup.post("/console/planning/assignments?lang=en", data={
+        "csrf_token": page_token(sup, PLANNING), "office": world["other_office"],
+        "inspector": "insp", "form": "service-centre-visit/v1",
+        "window_start": "2030-01-10T09:00", "window_end": "2030-01-20T18:00"})
+    assert refused.status_code in (409, 422)
+    # Emptying the list removes every office.
+    resp = sup.post("/console/planning/inspectors/insp/conflicts", data={
+        "csrf_token": page_token(sup, PLANNING), "offices": ""})
+    assert resp.status_code == 302 and _conflicts(app) == []
+
+
+def test_refused_conflict_lists_change_nothing(sup, world, app):
+    before = _audit_count(app, "user_updated")
+    token = page_token(sup, PLANNING)
+    resp = sup.post("/console/planning/inspectors/insp/conflicts?lang=en", data={
+        "csrf_token": token, "offices": f"{world['office']}, NOPE-1, <b>x</b>"})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "Unknown or outside your regions: NOPE-1" in html and "<b>x</b>" not in html
+    resp = sup.post("/console/planning/inspectors/sup/conflicts?lang=ru", data={
+        "csrf_token": token, "offices": world["office"]})
+    assert resp.status_code == 422 and "не проверяющий" in resp.get_data(as_text=True)
+    resp = sup.post("/console/planning/inspectors/nobody/conflicts", data={
+        "csrf_token": token, "offices": world["office"]}, headers={"Accept": "text/html"})
+    assert resp.status_code == 404
+    assert sup.post("/console/planning/inspectors/insp/conflicts",
+                    data={"offices": world["office"]}).status_code == 400  # no CSRF token
+    assert _conflicts(app) == [] and _conflicts(app, "sup") == []
+    assert _audit_count(app, "user_updated") == before
+
+
+def test_a_regional_supervisor_keeps_other_regions_offices(client, world, app, commit):
+    def build():
+        far = factories.office(code="FAR-1")
+        home = db.session.scalar(sa.select(Office).where(Office.code == world["office"]))
+        regional = factories.user(role="supervisor", login="regsup",
+                                  regions=[home.region.code])
+        return far.code, regional.login
+    far, regional = commit(build)
+    sign_in(client, "adm")
+    assert client.post("/console/planning/inspectors/insp/conflicts", data={
+        "csrf_token": page_token(client, PLANNING), "offices": far}).status_code == 302
+    client.post("/logout", data={"csrf_token": page_token(client, PLANNING)})
+    sign_in(client, regional)
+    token = page_token(client, PLANNING)
+    resp = client.post("/console/planning/inspectors/insp/conflicts?lang=en",
+                       data={"csrf_token": token, "offices": far})
+    assert resp.status_code == 422  # an office outside the supervisor's regions
+    resp = client.post("/console/planning/inspectors/insp/conflicts",
+                       data={"csrf_token": token, "offices": world["office"]})
+    assert resp.status_code == 302
+    assert _conflicts(app) == sorted([far, world["office"]])  # FAR-1 stays

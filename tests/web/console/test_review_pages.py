@@ -46,10 +46,13 @@ def test_console_root_redirects_to_the_queue(sup):
 def test_an_inspector_gets_a_403_page(client, world):
     sign_in(client, "insp")
     for path in (QUEUE, "/console/rankings", "/console/"):
-        resp = client.get(path, headers={"Accept": "text/html"})
+        resp = client.get(path, headers={"Accept": "text/html", "Accept-Language": "en"})
         assert resp.status_code == 403
         assert resp.mimetype == "text/html"
         assert "supervisors and admins" in resp.get_data(as_text=True)
+    resp = client.get(QUEUE + "?lang=kk", headers={"Accept": "text/html"})
+    assert resp.status_code == 403
+    assert "басшылар мен әкімшілерге" in resp.get_data(as_text=True)
 
 
 def test_an_admin_may_use_the_console(client, world):
@@ -86,9 +89,13 @@ def test_queue_filters_by_flag_office_inspector_and_age(sup, world, default_form
 
 
 def test_queue_refuses_a_bad_age_with_a_page(sup):
-    resp = sup.get(QUEUE + "?older_than_days=abc", headers={"Accept": "text/html"})
+    resp = sup.get(QUEUE + "?older_than_days=abc&lang=en", headers={"Accept": "text/html"})
     assert resp.status_code == 422
     assert "number of days" in resp.get_data(as_text=True)
+    resp = sup.get(QUEUE + "?older_than_days=abc&lang=ru", headers={"Accept": "text/html"})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "число дней" in html and "number of days" not in html
 
 
 def test_queue_in_each_language(sup):
@@ -120,9 +127,33 @@ def test_visit_page_shows_answers_flags_score_and_history(sup, world, default_fo
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert 'id="flags"' in html and "Far from the office" in html
-    assert "distance_m" in html  # the flag's numbers
+    # The flag's numbers with their names and units, not raw keys.
+    assert re.search(r'<span class="kv">Distance: \d+ m</span>', html)
+    assert "Allowed up to: " in html and "distance_m" not in html
     assert f'id="visit-score">{visit["score"]:.1f}' in html
-    assert 'id="history"' in html and "visit_submitted" in html
+    assert 'id="history"' in html and "visit submitted" in html
+    assert "visit_submitted" not in html
+
+
+def test_visit_page_shows_labels_not_codes_in_each_language(sup, world, default_form):
+    visit = submit(sup, world, default_form, overrides={"A06": "working", "A01": "yes"},
+                   **far_away())
+    path = _visit_path(visit["uuid"])
+    expected = {"en": ("Button works, staff responded", "Yes", "Distance", "visit submitted"),
+                "ru": ("Кнопка работает, сотрудник отреагировал", "Да", "Расстояние",
+                       "проверка отправлена"),
+                "kk": ("Түйме істейді, қызметкер жауап берді", "Иә", "Қашықтық",
+                       "тексеру жіберілді"),
+                "uz": ("Tugma ishlaydi, xodim javob berdi", "Ha", "Masofa",
+                       "tekshiruv yuborildi")}
+    for lang, (choice, yes, distance, submitted) in expected.items():
+        html = sup.get(f"{path}?lang={lang}").get_data(as_text=True)
+        a06 = re.search(r'<tr id="q-A06".*?</tr>', html, re.S).group(0)
+        a01 = re.search(r'<tr id="q-A01".*?</tr>', html, re.S).group(0)
+        assert choice in a06 and ">working<" not in a06 and "\nworking\n" not in a06, lang
+        assert re.search(rf"<td>{yes}\s*</td>", a01), (lang, a01)
+        assert f'<span class="kv">{distance}: ' in html, lang
+        assert submitted in html, lang
     assert f'name="revision" value="{visit["revision"]}"' in html
     assert 'name="csrf_token"' in html
 

@@ -1,5 +1,20 @@
 // Keyboard shortcuts for the review queue: j / k move, Enter or o opens, a approve, r return.
 // a and r open the visit with its decision form focused; the decision is always a form post.
+// Single-key shortcuts can be turned off (WCAG 2.1.4): the choice is kept in localStorage.
+var ADAL_SHORTCUTS_KEY = "adal.console.shortcuts";
+function adalShortcutsOn() {
+  "use strict";
+  try { return window.localStorage.getItem(ADAL_SHORTCUTS_KEY) !== "off"; } catch (e) { return true; }
+}
+(function () {
+  "use strict";
+  var toggle = document.getElementById("shortcuts-toggle");
+  if (!toggle) { return; }
+  toggle.checked = adalShortcutsOn();
+  toggle.addEventListener("change", function () {
+    try { window.localStorage.setItem(ADAL_SHORTCUTS_KEY, toggle.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+  });
+}());
 (function () {
   "use strict";
   var table = document.getElementById("queue");
@@ -20,7 +35,7 @@
   }
   document.addEventListener("keydown", function (event) {
     var target = event.target;
-    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || !adalShortcutsOn()) { return; }
     if (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) { return; }
     if (event.key === "j") { select(current + 1); event.preventDefault(); }
     else if (event.key === "k") { select(current - 1); event.preventDefault(); }
