@@ -70,7 +70,8 @@ def get_office_report(args, code):
 
 
 def _published_view(report: PublishedReport) -> dict:
-    return {"slug": report.slug, "period": report.period, "kind": report.kind,
+    return {"slug": report.slug, "period": report.data.get("period", report.period),
+            "kind": report.kind,
             "region": report.region, "sha256": report.sha256,
             "published_at": report.published_at,
             "url": url_for("reports.get_public_report", slug=report.slug),

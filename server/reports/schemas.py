@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask import current_app
-from marshmallow import fields, validate
+from marshmallow import fields, post_load, validate, validates_schema
 
 from ..config import LANGUAGES
 from ..offices.models import OFFICE_KINDS
-from ..periods import Period, parse_period
+from ..periods import LABEL_MAX, Period, RangeError, date_range, parse_period
 from ..rest import PageArgs
 from ..validators import code_validator
 
@@ -15,20 +15,63 @@ FORMATS = ("json", "csv", "xlsx")
 
 
 class PeriodField(fields.String):
-    """A period label (2026H2, 2026Q3, 2026-07, 2026), loaded as a Period in ADAL_TIMEZONE."""
+    """A period label (2026H2, 2026Q3, 2026-07, 2026, 2026-07-01..2026-09-15), loaded as a
+    Period in ADAL_TIMEZONE."""
 
     def _deserialize(self, value, attr, data, **kwargs) -> Period:
         label = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return parse_period(label[:16], current_app.config["TIMEZONE"])
+            return parse_period(label[:LABEL_MAX + 10], current_app.config["TIMEZONE"])
         except ValueError as exc:
             raise ma.ValidationError(str(exc)) from exc
 
 
 def _period(**kw) -> PeriodField:
     return PeriodField(metadata={"description": "Half-year 2026H2 (default kind of period), "
-                                                "quarter 2026Q3, month 2026-07 or year 2026.",
+                                                "quarter 2026Q3, month 2026-07, year 2026, or "
+                                                "a date range 2026-07-01..2026-09-15 (both days "
+                                                "included). Or give `from` and `to` instead.",
                                  "example": "2026H2"}, **kw)
+
+
+class PeriodArgs(ma.Schema):
+    """`period`, or `from` and `to`: local dates (ADAL_TIMEZONE), both days included. Loaded
+    as one `period` (a Period); exactly one of the two ways must be given."""
+
+    period = _period()
+    from_ = fields.Date(data_key="from", metadata={
+        "description": "First day of a date range (local time), included; needs `to`.",
+        "example": "2026-07-01"})
+    to = fields.Date(metadata={
+        "description": "Last day of a date range (local time), included; needs `from`. "
+                       "At most 3660 days after `from`, years 2000-2999.",
+        "example": "2026-09-15"})
+
+    @validates_schema
+    def one_period(self, data, **kw):
+        given = [name for name, key in (("from", "from_"), ("to", "to")) if key in data]
+        if "period" in data and given:
+            raise ma.ValidationError("Give either period or from and to, not both.", "period")
+        if not given:
+            if "period" not in data:
+                raise ma.ValidationError("Give a period (e.g. 2026H2) or from and to.",
+                                         "period")
+            return
+        for name in ("from", "to"):
+            if name not in given:
+                raise ma.ValidationError(f"Give {name!r} too: a date range needs from and to.",
+                                         name)
+        try:
+            date_range(data["from_"], data["to"], current_app.config["TIMEZONE"])
+        except RangeError as exc:
+            raise ma.ValidationError(str(exc), exc.field) from exc
+
+    @post_load
+    def as_period(self, data, **kw):
+        first, last = data.pop("from_", None), data.pop("to", None)
+        if first is not None:
+            data["period"] = date_range(first, last, current_app.config["TIMEZONE"])
+        return data
 
 
 def _min_visits() -> fields.Integer:
@@ -36,8 +79,7 @@ def _min_visits() -> fields.Integer:
         "description": "Approved visits an office needs to be ranked (ADAL_RANKING_MIN_VISITS)."})
 
 
-class RankingQuery(ma.Schema):
-    period = _period(required=True)
+class RankingQuery(PeriodArgs):
     kind = fields.String(validate=validate.OneOf(OFFICE_KINDS),
                          metadata={"description": "Without it, each kind is ranked on its own."})
     region = fields.String(validate=code_validator, metadata={"description": "Region code."})
@@ -47,20 +89,18 @@ class RankingQuery(ma.Schema):
     min_visits = _min_visits()
 
 
-class OfficeReportQuery(ma.Schema):
-    period = _period(required=True)
+class OfficeReportQuery(PeriodArgs):
     lang = fields.String(validate=validate.OneOf(LANGUAGES))
 
 
-class PublishIn(ma.Schema):
-    period = _period(required=True)
+class PublishIn(PeriodArgs):
     kind = fields.String(validate=validate.OneOf(OFFICE_KINDS))
     region = fields.String(validate=code_validator)
     min_visits = _min_visits()
 
 
-class OpenDataQuery(ma.Schema):
-    period = _period(required=True)
+class OpenDataQuery(PeriodArgs):
+    pass
 
 
 class OfficeRef(ma.Schema):
@@ -79,9 +119,14 @@ class CriticalOut(ma.Schema):
 
 
 class FollowUpOut(ma.Schema):
-    created = fields.Integer()
+    created = fields.Integer(metadata={"description": "Recommendations made by the period's end."})
     verified = fields.Integer()
-    share = fields.Float(allow_none=True)
+    not_done = fields.Integer()
+    overdue = fields.Integer(metadata={"description": "Open or in progress past the due date."})
+    open = fields.Integer(metadata={"description": "open, in_progress and reported_done."})
+    share = fields.Float(allow_none=True, metadata={
+        "description": "verified / (verified + not_done + overdue) at the period's end, as "
+                       "GET /recommendations/follow-up; null when that is 0 / 0."})
 
 
 class SectionOut(ma.Schema):
@@ -159,4 +204,4 @@ class PublishedOut(ma.Schema):
 
 
 class PublishedQuery(PageArgs):
-    period = fields.String(validate=validate.Length(max=16))
+    period = fields.String(validate=validate.Length(max=LABEL_MAX))

@@ -26,8 +26,8 @@ from ..errors import AppError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..forms.models import FormVersion
 from ..offices.models import OFFICE_KINDS, Office, Region
-from ..periods import Period
-from ..recommendations.models import Recommendation, RecommendationStatus
+from ..periods import Period, parse_period
+from ..recommendations.service import follow_up
 from ..visits.models import Visit, VisitFinding, VisitSectionScore, VisitStatus
 from . import stats
 from .models import PublishedReport
@@ -39,7 +39,6 @@ _o = Office.__table__
 _r = Region.__table__
 _s = VisitSectionScore.__table__
 _f = VisitFinding.__table__
-_rec = Recommendation.__table__
 APPROVED = VisitStatus.APPROVED.value
 NOT_ENOUGH_VISITS = "not_enough_visits"
 RANKED = "ranked"
@@ -103,6 +102,7 @@ class _Totals:
     scored: int = 0      # of them with a score
     total: float = 0.0   # sum(score)
     squares: float = 0.0  # sum(score²)
+    versions: dict = field(default_factory=dict)  # form version id -> approved visits
 
 
 @dataclass
@@ -112,7 +112,7 @@ class _Data:
     previous: dict = field(default_factory=dict)  # office id -> previous period's mean
     sections: dict = field(default_factory=dict)  # office id -> {section: mean}
     findings: dict = field(default_factory=dict)  # office id -> {question: visits with it}
-    recs: dict = field(default_factory=dict)      # office id -> (created, verified)
+    recs: dict = field(default_factory=dict)      # office id -> follow-up figures
     labels: _Labels | None = None
 
 
@@ -152,6 +152,7 @@ def _totals(period: Period, clauses: list) -> tuple[dict, set[int]]:
         t.scored += scored
         t.total += total or 0.0
         t.squares += squares or 0.0
+        t.versions[version_id] = t.versions.get(version_id, 0) + visits
         versions.add(version_id)
     return dict(totals), versions
 
@@ -189,15 +190,12 @@ def _finding_counts(period: Period, clauses: list) -> dict[int, dict[str, int]]:
     return dict(result)
 
 
-def _recommendation_counts(period: Period, clauses: list) -> dict[int, tuple[int, int]]:
-    """Per office: recommendations created before the period ended, and how many are verified."""
-    verified = sa.func.sum(sa.case((_rec.c.status == RecommendationStatus.VERIFIED.value, 1),
-                                   else_=0))
-    query = (sa.select(_rec.c.office_id, sa.func.count(), verified)
-             .where(_rec.c.created_at < period.end).group_by(_rec.c.office_id))
-    if clauses:
-        query = query.where(_rec.c.office_id.in_(sa.select(_o.c.id).where(*clauses)))
-    return {oid: (created, int(done or 0)) for oid, created, done in db.session.execute(query)}
+def _recommendation_counts(period: Period, office_ids: list[int]) -> dict[int, dict]:
+    """Per office: the follow-up figures as they stood at the period's end (now, for a period
+    not over yet), by the definition of GET /recommendations/follow-up (docs/recommendations.md):
+    share = verified / (verified + not_done + overdue)."""
+    until = period.end if period.end < utcnow() else None
+    return follow_up(office_ids, until=until)["offices"]
 
 
 def _offices(clauses: list) -> list:
@@ -215,7 +213,7 @@ def _collect(period: Period, tz: str, clauses: list) -> _Data:
     data.previous = _means(previous_period(period, tz), clauses)
     data.sections = _section_means(period, clauses)
     data.findings = _finding_counts(period, clauses)
-    data.recs = _recommendation_counts(period, clauses)
+    data.recs = _recommendation_counts(period, [o.id for o in data.offices])
     data.labels = _labels(versions)
     return data
 
@@ -226,18 +224,22 @@ def _collect(period: Period, tz: str, clauses: list) -> _Data:
 class _Labels:
     sections: dict  # section id -> title {lang: text}, in the newest form's order
     questions: dict  # question id -> label {lang: text}
+    critical: dict = field(default_factory=dict)  # form version id -> its critical question ids
 
 
-_definitions: dict[str, tuple[list, dict]] = {}  # sha256 -> (sections, questions); immutable
+_definitions: dict[str, tuple[list, dict, tuple]] = {}  # sha256 -> labels, critical; immutable
 
 
-def _definition_labels(definition: dict) -> tuple[list, dict]:
-    sections, questions = [], {}
+def _definition_labels(definition: dict) -> tuple[list, dict, tuple]:
+    """(sections, question labels, ids of the questions that can be a critical finding)."""
+    sections, questions, critical = [], {}, []
     for section in definition.get("sections", []):
         sections.append((section["id"], section.get("title") or {}))
         for question in section.get("questions", []):
             questions[question["id"]] = question.get("label") or {}
-    return sections, questions
+            if question.get("critical"):
+                critical.append(question["id"])
+    return sections, questions, tuple(critical)
 
 
 def _labels(version_ids: set[int]) -> _Labels:
@@ -259,13 +261,14 @@ def _labels(version_ids: set[int]) -> _Labels:
             known[sha] = _definitions[sha] = _definition_labels(definition)
     sections: dict = {}
     questions: dict = {}
-    for _, sha in rows:
-        version_sections, version_questions = known[sha]
+    critical: dict = {}
+    for version_id, sha in rows:
+        version_sections, version_questions, critical[version_id] = known[sha]
         for section_id, title in version_sections:
             sections.setdefault(section_id, title)
         for question_id, label in version_questions.items():
             questions.setdefault(question_id, label)
-    return _Labels(sections, questions)
+    return _Labels(sections, questions, critical)
 
 
 def localise(text: dict | str | None, lang: str | None, fallback: str = "") -> dict | str:
@@ -283,9 +286,31 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _share(created: int, verified: int) -> dict:
-    return {"created": created, "verified": verified,
-            "share": round(verified / created, 4) if created else None}
+FOLLOW_UP = ("created", "verified", "not_done", "overdue", "open")
+
+
+def _share(figures: dict | None) -> dict:
+    """The follow-up figures of the reports: `created` (recommendations made), `verified`,
+    `not_done`, `overdue`, `open`, and share = verified / (verified + not_done + overdue)."""
+    figures = figures or {}
+    out = {"created": figures.get("total", 0), "verified": figures.get("verified", 0),
+           "not_done": figures.get("not_done", 0), "overdue": figures.get("overdue", 0),
+           "open": figures.get("open", 0)}
+    judged = out["verified"] + out["not_done"] + out["overdue"]
+    out["share"] = round(out["verified"] / judged, 4) if judged else None
+    return out
+
+
+def _critical_asked(totals: _Totals, labels: _Labels, found: dict) -> dict[str, int]:
+    """Critical question id -> approved visits whose form version has it (the denominator of
+    its rate); questions found but missing from every definition count all visits."""
+    asked: dict[str, int] = {}
+    for version_id, visits in totals.versions.items():
+        for question in labels.critical.get(version_id, ()):
+            asked[question] = asked.get(question, 0) + visits
+    for question in found:
+        asked.setdefault(question, totals.visits)
+    return asked
 
 
 def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
@@ -299,11 +324,14 @@ def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
     previous = data.previous.get(office.id)
     previous_score = _round(previous.mean if previous else None, 2)
     critical = []
-    for question, count in sorted(data.findings.get(office.id, {}).items()):
-        rate_low, rate_high = stats.wilson_interval(count, totals.visits)
+    found = data.findings.get(office.id, {})
+    for question, asked in sorted(_critical_asked(totals, data.labels, found).items()):
+        # Every critical question of the office's forms, seen or not: 0 of 10 is a finding too.
+        count = found.get(question, 0)
+        rate_low, rate_high = stats.wilson_interval(count, asked)
         critical.append({"question": question,
                          "label": localise(data.labels.questions.get(question), lang, question),
-                         "visits_with": count, "rate": round(count / totals.visits, 4),
+                         "visits_with": count, "rate": round(count / asked, 4),
                          "ci_low": round(rate_low, 4), "ci_high": round(rate_high, 4)})
     return {
         "office": {"code": office.code, "name": localise(office.name, lang, office.code)},
@@ -315,7 +343,7 @@ def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
         "change": (round(score - previous_score, 2)
                    if score is not None and previous_score is not None else None),
         "previous_score": previous_score,
-        "recommendations": _share(*data.recs.get(office.id, (0, 0))),
+        "recommendations": _share(data.recs.get(office.id)),
     }
 
 
@@ -358,8 +386,9 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
     items = []
     for office_kind in sorted(by_kind, key=_kind_order):
         items += _rank_kind(by_kind[office_kind], eligible)
-    created = sum(item["recommendations"]["created"] for item in items)
-    verified = sum(item["recommendations"]["verified"] for item in items)
+    overall = {name: sum(item["recommendations"][name] for item in items)
+               for name in FOLLOW_UP}
+    overall["total"] = overall.pop("created")
     start, end = _local_dates(period, cfg.tz)
     return {
         "period": period.label, "from": start, "to": end, "kind": kind,
@@ -368,7 +397,7 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
         "bands": {"green_min": cfg.green_min, "yellow_min": cfg.yellow_min},
         "sections": _section_list(data, lang),
         "items": items,
-        "recommendations": _share(created, verified),
+        "recommendations": _share(overall),
     }
 
 
@@ -444,9 +473,10 @@ def publish_report(*, period: Period, kind: str | None, scope: Scope, actor: Use
     published_at = utcnow().replace(microsecond=0)
     slug = _slug(period, kind)
     data = ranking(period=period, kind=kind, scope=scope, lang=None, min_visits=min_visits)
-    data.update(slug=slug, published_at=published_at.isoformat())
+    data.update(slug=slug, published_at=published_at.isoformat(),
+                open_data=opendata_snapshot(period, data["items"]))
     data = json.loads(canonical_json(data))  # exactly what is hashed is what is stored
-    report = PublishedReport(slug=slug, period=period.label, kind=kind,
+    report = PublishedReport(slug=slug, period=period.key, kind=kind,
                              region=data["region"], data=data, sha256=snapshot_hash(data),
                              published_at=published_at, published_by_id=actor.id)
     db.session.add(report)
@@ -459,10 +489,16 @@ def publish_report(*, period: Period, kind: str | None, scope: Scope, actor: Use
 
 
 def published_reports_query(*, period: str | None = None) -> sa.Select:
-    """Published reports, newest first, of one period if given."""
+    """Published reports, newest first, of one period (a label) if given."""
     query = sa.select(PublishedReport).order_by(PublishedReport.published_at.desc(),
                                                 PublishedReport.id.desc())
-    return query.where(PublishedReport.period == period) if period else query
+    if not period:
+        return query
+    try:  # a date range is stored by its short key (published_reports.period holds 16)
+        period = parse_period(period, current_app.config["TIMEZONE"]).key
+    except ValueError:
+        pass  # not a period: matches nothing, as before
+    return query.where(PublishedReport.period == period)
 
 
 def get_published(slug: str) -> PublishedReport:
@@ -489,16 +525,14 @@ def verified_snapshot(report: PublishedReport) -> str:
 
 # Open data --------------------------------------------------------------------------------
 
-def opendata_visits(*, period: Period) -> tuple[list[str], list[list]]:
-    """(section ids, rows) of the approved visits of the offices in the
-    period's published reports; 404 when nothing of the period is published. Anonymous: no
-    inspector, no visit id, no time of day (docs/reports.md)."""
-    reports = db.session.scalars(sa.select(PublishedReport)
-                                 .where(PublishedReport.period == period.label)).all()
-    if not reports:
-        raise NotFound(f"Nothing of {period.label} is published.", code="not_published")
-    codes = sorted({item["office"]["code"] for report in reports
-                    for item in json.loads(verified_snapshot(report))["items"]})
+OPENDATA_FIXED = ("office_code", "office_name", "kind", "region", "date", "score")
+
+
+def _opendata_rows(period: Period, codes: list[str]) -> tuple[list[str], list[list]]:
+    """(section ids, rows) of the approved visits now in the period at these offices: what a
+    snapshot freezes at publication. Anonymous: no inspector, no visit id, no time of day."""
+    if not codes:
+        return [], []
     tz = current_app.config["TIMEZONE"]
     where = [*_approved_in(period, []), _o.c.code.in_(codes)]
     visits = db.session.execute(
@@ -526,6 +560,50 @@ def opendata_visits(*, period: Period) -> tuple[list[str], list[list]]:
                      started_at.astimezone(zone).date().isoformat(), score,
                      *[sections[visit_id].get(sid) for sid in section_ids],
                      ";".join(sorted(findings.get(visit_id, [])))])
+    _sort_rows(rows)
+    return section_ids, rows
+
+
+def _sort_rows(rows: list[list]) -> None:
     # Sorted by what is exported, never by id or time: the order must not hint at who or when.
     rows.sort(key=lambda r: (r[0], r[4], -(r[5] if r[5] is not None else -1), repr(r[6:])))
+
+
+def opendata_snapshot(period: Period, items: list[dict]) -> dict:
+    """The open data a snapshot freezes: {"columns": [...], "rows": [[...], ...]}, one row per
+    approved visit of the listed offices at publication (docs/reports.md "Open data")."""
+    section_ids, rows = _opendata_rows(period, sorted({i["office"]["code"] for i in items}))
+    return {"columns": [*OPENDATA_FIXED, *[f"section_{sid}" for sid in section_ids],
+                        "critical_findings"], "rows": rows}
+
+
+def opendata_visits(*, period: Period) -> tuple[list[str], list[list]]:
+    """(section ids, rows) of the period's open data, read from its published snapshots (each
+    checked against its hash), never from the live visits: approving or reopening a visit after
+    publication changes nothing here. An office in several snapshots of the period gets the
+    rows of the newest one. 404 when nothing of the period is published with open data."""
+    reports = db.session.scalars(
+        sa.select(PublishedReport).where(PublishedReport.period == period.key)
+        .order_by(PublishedReport.published_at.desc(), PublishedReport.id.desc())).all()
+    frozen = []
+    for report in reports:
+        data = json.loads(verified_snapshot(report))
+        if data.get("period") == period.label and "open_data" in data:
+            frozen.append(data)
+    if not frozen:
+        raise NotFound(f"Nothing of {period.label} is published with open data.",
+                       code="not_published")
+    fixed, section_ids, taken, merged = len(OPENDATA_FIXED), [], set(), []
+    for data in frozen:  # newest first
+        columns = data["open_data"]["columns"]
+        own = [c.removeprefix("section_") for c in columns[fixed:-1]]
+        section_ids += [sid for sid in own if sid not in section_ids]
+        codes = {item["office"]["code"] for item in data["items"]} - taken
+        for row in data["open_data"]["rows"]:
+            if row[0] in codes:
+                merged.append((dict(zip(own, row[fixed:-1])), row))
+        taken |= codes
+    rows = [[*row[:fixed], *[scores.get(sid) for sid in section_ids], row[-1]]
+            for scores, row in merged]
+    _sort_rows(rows)
     return section_ids, rows

@@ -13,7 +13,7 @@ from ..config import LANGUAGES
 from ..db import get_or_404, utcnow
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..offices.models import OFFICE_KINDS, Office
-from ..periods import half_year_of, parse_period
+from ..periods import LABEL_MAX, half_year_of, parse_period
 from ..web.i18n import page_language
 from . import service
 from .export import kind_name
@@ -61,15 +61,20 @@ def _to_login():
 
 
 def _period():
-    """?period=, or the current half-year; a 422 page for a label that is not a period."""
+    """?period= (or ?from=&to=, both days included), else the current half-year; a 422 page for
+    anything that is not a period."""
     tz = current_app.config["TIMEZONE"]
     label = request.args.get("period", "").strip()
+    first, last = (request.args.get(name, "").strip()[:10] for name in ("from", "to"))
+    if not label and (first or last):
+        label = f"{first}..{last}"  # checked below like any date range
     if not label:
         return half_year_of(utcnow(), tz)
     try:
-        return parse_period(label[:16], tz)
+        return parse_period(label[:LABEL_MAX + 10], tz)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), errors={"query": {"period": [str(exc)]}}) from exc
+        field = getattr(exc, "field", "period") if not request.args.get("period") else "period"
+        raise ValidationFailed(str(exc), errors={"query": {field: [str(exc)]}}) from exc
 
 
 def _kind() -> str | None:

@@ -140,7 +140,8 @@ def test_office_report_has_scores_sections_findings_trend_and_follow_up(client, 
     assert (body["visits"], body["score"], body["band"]) == (3, 90.0, "green")
     assert body["critical"][0]["label"] == "Bribe asked (ru)"
     assert [t["period"] for t in body["trend"]] == ["2025H1", "2025H2", "2026H1", "2026H2"]
-    assert body["recommendations"] == {"created": 0, "verified": 0, "share": None}
+    assert body["recommendations"] == {"created": 0, "verified": 0, "not_done": 0,
+                                       "overdue": 0, "open": 0, "share": None}
 
 
 def test_office_report_of_an_unknown_office_is_404(client, admin_headers):

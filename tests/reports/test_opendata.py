@@ -87,6 +87,92 @@ def test_only_offices_in_a_published_report_are_opened(client, admin_headers, vi
     assert [row[0] for row in rows] == ["R1"]
 
 
+@pytest.fixture
+def waiting(commit, visits):
+    """Three visits of office A waiting for review and one approved visit of R1."""
+    def build():
+        pending = [str(v.uuid) for v in visits.visits("A", [55, 65, 75], status="submitted")]
+        approved = db.session.scalar(sa.select(Visit.uuid).join(Visit.office).where(
+            Visit.status == "approved", Visit.score == 70.0))
+        return pending, str(approved)
+    return commit(build)
+
+
+def _decide(client, headers, uuid, **body):
+    resp = client.post(f"/api/v1/visits/{uuid}/review", json={"revision": 1, **body},
+                       headers=headers)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+
+
+def test_approvals_after_publishing_do_not_change_the_open_data(client, admin_headers,
+                                                                  supervisor_headers, waiting):
+    pending, _ = waiting
+    _publish(client, admin_headers)
+    before = client.get(f"{OPEN}?period=2026H2").get_data()
+    assert len(_rows(client.get(f"{OPEN}?period=2026H2"))) == 4  # header and three visits
+    for uuid in pending:
+        _decide(client, supervisor_headers, uuid, decision="approve")
+    live = client.get("/api/v1/reports/ranking?period=2026H2", headers=admin_headers).get_json()
+    assert {i["office"]["code"]: i["visits"] for i in live["items"]}["A"] == 5
+    assert client.get(f"{OPEN}?period=2026H2").get_data() == before
+
+
+def test_a_visit_reopened_after_publishing_stays_in_the_open_data(client, admin_headers,
+                                                                   waiting):
+    _, approved = waiting
+    _publish(client, admin_headers)
+    before = client.get(f"{OPEN}?period=2026H2").get_data()
+    resp = client.post(f"/api/v1/visits/{approved}/reopen", json={"reason": "check again"},
+                       headers=admin_headers)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert client.get(f"{OPEN}?period=2026H2").get_data() == before
+    assert [r[0] for r in _rows(client.get(f"{OPEN}?period=2026H2"))[1:]] == ["A", "A", "R1"]
+
+
+def test_the_open_data_is_inside_the_hashed_snapshot(app, client, admin_headers, visits):
+    import hashlib
+
+    from server.reports.models import PublishedReport
+
+    _publish(client, admin_headers)
+    report = client.get("/api/v1/reports/published", headers=admin_headers).get_json()["items"][0]
+    body = client.get(report["url"])
+    assert hashlib.sha256(body.get_data()).hexdigest() == report["sha256"]
+    frozen = body.get_json()["open_data"]
+    assert frozen["columns"] == COLUMNS
+    assert [row[0] for row in frozen["rows"]] == ["A", "A", "R1"]
+    with app.app_context():  # an edited row breaks the hash: the open data is withheld
+        row = db.session.scalar(sa.select(PublishedReport))
+        data = dict(row.data)
+        data["open_data"] = {**data["open_data"], "rows": data["open_data"]["rows"][:1]}
+        db.session.execute(sa.update(PublishedReport.__table__).values(data=data))
+        db.session.commit()
+    assert_problem(client.get(f"{OPEN}?period=2026H2"), 500, "snapshot_corrupt")
+
+
+def test_a_later_snapshot_of_the_period_gives_its_offices_newer_rows(
+        client, admin_headers, supervisor_headers, waiting):
+    pending, _ = waiting
+    _publish(client, admin_headers, kind="registry")
+    for uuid in pending:
+        _decide(client, supervisor_headers, uuid, decision="approve")
+    assert [r[0] for r in _rows(client.get(f"{OPEN}?period=2026H2"))[1:]] == ["R1"]
+    _publish(client, admin_headers)  # all kinds, now with A's five approved visits
+    rows = _rows(client.get(f"{OPEN}?period=2026H2"))[1:]
+    assert [r[0] for r in rows] == ["A"] * 5 + ["R1"]
+
+
+def test_open_data_of_a_published_date_range(client, admin_headers, visits):
+    resp = client.post("/api/v1/reports/publish",
+                       json={"from": "2026-07-01", "to": "2026-09-30"}, headers=admin_headers)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert resp.get_json()["period"] == "2026-07-01..2026-09-30"
+    rows = _rows(client.get(f"{OPEN}?from=2026-07-01&to=2026-09-30"))[1:]
+    assert [(r[0], r[4]) for r in rows] == [("A", "2026-07-01"), ("R1", "2026-09-15")]
+    assert _rows(client.get(f"{OPEN}?period=2026-07-01..2026-09-30"))[1:] == rows
+    assert_problem(client.get(f"{OPEN}?from=2026-07-01&to=2026-09-29"), 404, "not_published")
+
+
 def test_an_unknown_period_is_422(client):
     body = assert_problem(client.get(f"{OPEN}?period=2026H9"), 422, "validation_failed")
     assert "period" in body["errors"]["query"]

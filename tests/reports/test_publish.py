@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.reports.models import PublishedReport
-from server.visits.models import Visit
 from tests.auth import assert_problem, audit_events
 
 PUBLISH = "/api/v1/reports/publish"
@@ -58,14 +57,17 @@ def test_the_public_url_serves_the_snapshot_without_sign_in(client, published):
 @pytest.fixture
 def waiting(commit, ranked):
     """Seven visits of B waiting for review: approved, they lift B to 910 / 10 = 91 > A's 90."""
-    return commit(lambda: [v.id for v in ranked.visits("B", [100] * 7, status="in_review")])
+    return commit(lambda: [str(v.uuid)
+                           for v in ranked.visits("B", [100] * 7, status="in_review")])
 
 
-def test_the_snapshot_stays_the_same_after_a_later_approval(client, commit, admin_headers,
-                                                            waiting, published):
+def test_the_snapshot_stays_the_same_after_a_later_approval(client, admin_headers, waiting,
+                                                            published):
     before = client.get(published["url"]).get_data()
-    commit(lambda: db.session.execute(sa.update(Visit).where(Visit.id.in_(waiting))
-                                      .values(status="approved")))
+    for uuid in waiting:  # approved through the review API, as a supervisor would
+        resp = client.post(f"/api/v1/visits/{uuid}/review",
+                           json={"decision": "approve", "revision": 1}, headers=admin_headers)
+        assert resp.status_code == 201, resp.get_data(as_text=True)
     live = client.get("/api/v1/reports/ranking?period=2026H2", headers=admin_headers).get_json()
     assert live["items"][0]["office"]["code"] == "B"
     after = client.get(published["url"])

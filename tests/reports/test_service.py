@@ -83,7 +83,9 @@ def test_only_approved_visits_count(commit, rw, items_by_code, status):
         rw.visits(office, [10, 10], status=status, findings=["D01"], sections={"queue": 0})
     commit(build)
     item = items_by_code()["A"]
-    assert (item["visits"], item["score"], item["critical"]) == (3, 80.0, [])
+    assert (item["visits"], item["score"]) == (3, 80.0)
+    assert [(c["question"], c["visits_with"]) for c in item["critical"]] == [("D01", 0),
+                                                                           ("D03", 0)]
     assert item["section_scores"] == {}
 
 
@@ -108,7 +110,7 @@ def test_critical_incidence_with_a_wilson_interval(commit, rw, items_by_code):
         rw.visit(office, 40, findings=["D01"])
         rw.visits(office, [90, 90, 90])
     commit(build)
-    (finding,) = items_by_code()["A"]["critical"]
+    finding, unseen = items_by_code()["A"]["critical"]
     z = 1.959964
     p, n = 0.25, 4
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -117,14 +119,35 @@ def test_critical_incidence_with_a_wilson_interval(commit, rw, items_by_code):
     assert finding["ci_low"] == pytest.approx(centre - half, abs=1e-4)
     assert finding["ci_high"] == pytest.approx(centre + half, abs=1e-4)
     assert (finding["ci_low"], finding["ci_high"]) == pytest.approx((0.0456, 0.6994), abs=1e-4)
+    # D03 never seen is still listed: 0 of 4, with the Wilson interval [0, z²/(n+z²)].
+    assert (unseen["question"], unseen["visits_with"], unseen["rate"]) == ("D03", 0, 0.0)
+    assert (unseen["ci_low"], unseen["ci_high"]) == pytest.approx((0.0, 0.4899), abs=1e-4)
+
+
+def test_a_critical_finding_seen_zero_times_shows_0_with_its_interval(commit, rw, rank):
+    commit(lambda: rw.visits(rw.office("A"), [90] * 10))
+    report = rank(lang="en")
+    item = report["items"][0]
+    assert item["critical"] == [
+        {"question": "D01", "label": "Bribe asked", "visits_with": 0, "rate": 0.0,
+         "ci_low": 0.0, "ci_high": 0.2775},
+        {"question": "D03", "label": "Fixer approached", "visits_with": 0, "rate": 0.0,
+         "ci_low": 0.0, "ci_high": 0.2775}]
+
+
+def test_an_office_without_visits_lists_no_critical_findings(commit, rw, items_by_code):
+    commit(lambda: rw.office("EMPTY"))
+    assert items_by_code()["EMPTY"]["critical"] == []
 
 
 def test_critical_labels_come_from_the_form_in_the_language_asked(commit, rw, items_by_code):
     def build():
         rw.visit(rw.office("A"), 40, findings=["D03"])
     commit(build)
-    assert items_by_code(lang="ru")["A"]["critical"][0]["label"] == "Fixer approached (ru)"
-    assert items_by_code()["A"]["critical"][0]["label"]["kk"] == "Fixer approached (kk)"
+    found = {c["question"]: c for c in items_by_code(lang="ru")["A"]["critical"]}
+    assert found["D03"]["label"] == "Fixer approached (ru)"
+    assert found["D01"]["label"] == "Bribe asked (ru)"
+    assert items_by_code()["A"]["critical"][1]["label"]["kk"] == "Fixer approached (kk)"
 
 
 def test_section_scores_are_averaged_over_the_visits_that_have_them(commit, rw, rank):
@@ -214,23 +237,56 @@ def test_a_custom_date_range_compares_with_the_same_length_before(app, commit, r
     assert (item["score"], item["change"]) == (70.0, 20.0)
 
 
-def test_recommendations_share_counts_verified_among_those_made_by_the_period_end(
-        app, commit, rw, items_by_code):
-    from server.auth.models import User
+def _recommendation(office_id: int, author_id: int, history: list, due=None) -> None:
+    """A recommendation with its status history [(status, local moment), ...], oldest first."""
     from server.extensions import db
-    from server.recommendations.models import Recommendation
+    from server.recommendations.models import Recommendation, RecommendationEvent
+
+    rec = Recommendation(office_id=office_id, text="Fix it", status=history[-1][0],
+                         due_date=due, created_by_id=author_id, created_at=history[0][1])
+    db.session.add(rec)
+    db.session.flush()
+    for status, at in history:
+        db.session.add(RecommendationEvent(recommendation_id=rec.id, status=status,
+                                           actor_id=author_id, at=at))
+
+
+def test_recommendations_share_is_the_follow_up_share_at_the_period_end(
+        app, client, admin_headers, commit, rw, items_by_code):
+    from datetime import date
 
     def build():
-        office = rw.office("A")
-        author = db.session.get(User, rw.inspector_id)
-        for status, when in [("verified", local(2026, 8, 1)), ("open", local(2026, 8, 2)),
-                             ("not_done", local(2026, 8, 3)), ("verified", local(2026, 8, 4)),
-                             ("verified", local(2027, 2, 1))]:  # after the period: not counted
-            db.session.add(Recommendation(office_id=office.id, text="Fix it", status=status,
-                                          created_by_id=author.id, created_at=when))
+        office = rw.office("A").id
+        author = rw.inspector_id
+        # verified before the end of 2026H1: counts for the office
+        _recommendation(office, author, [("open", local(2026, 2, 1)),
+                                         ("reported_done", local(2026, 3, 1)),
+                                         ("verified", local(2026, 5, 1))])
+        # open and past its due date at the end of H1 (judged not_done only later): against
+        _recommendation(office, author, [("open", local(2026, 2, 2)),
+                                         ("not_done", local(2026, 8, 1))], due=date(2026, 4, 1))
+        # reported done at the end of H1, verified in H2: not judged yet at the end of H1
+        _recommendation(office, author, [("open", local(2026, 2, 3)),
+                                         ("reported_done", local(2026, 6, 1)),
+                                         ("verified", local(2026, 7, 15))])
+        # open, due after the end of H1: not judged yet
+        _recommendation(office, author, [("open", local(2026, 3, 3))], due=date(2026, 9, 1))
+        # made in H2: not in H1's figures
+        _recommendation(office, author, [("open", local(2026, 7, 3)),
+                                         ("reported_done", local(2026, 7, 4)),
+                                         ("verified", local(2026, 7, 5))])
     commit(build)
-    report_item = items_by_code()["A"]
-    assert report_item["recommendations"] == {"created": 4, "verified": 2, "share": 0.5}
+    item = items_by_code("2026H1")["A"]
+    assert item["recommendations"] == {"created": 4, "verified": 1, "not_done": 0,
+                                       "overdue": 1, "open": 3, "share": 0.5}
+    resp = client.get("/api/v1/recommendations/follow-up?until=2026-07-01T00:00:00%2B05:00",
+                      headers=admin_headers)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    (office,) = resp.get_json()["offices"]
+    assert item["recommendations"]["share"] == round(office["share_done"], 4)
+    # 2026H2 (as it stands now, or at its end once over): all five, the fourth overdue
+    assert items_by_code("2026H2")["A"]["recommendations"] == {
+        "created": 5, "verified": 3, "not_done": 1, "overdue": 1, "open": 1, "share": 0.6}
 
 
 def test_office_report_has_a_trend_over_four_periods(app, commit, rw):
