@@ -297,3 +297,73 @@ def test_a_refused_correction_value_is_shown_and_nothing_stored(sup, world, app,
     assert 'value="maybe"' in resp.get_data(as_text=True)  # what was typed is kept
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(AnswerCorrection.id))) == 0
+
+
+def test_a_successful_reject_is_stored_with_its_comment(sup, world, app, default_form):
+    visit = submit(sup, world, default_form)
+    path = _visit_path(visit["uuid"])
+    resp = sup.post(path + "/decide", data={"csrf_token": page_token(sup, path),
+                                            "decision": "reject", "revision": "1",
+                                            "comment": "Photos are from another office"})
+    assert resp.status_code == 302 and "done=reject" in resp.headers["Location"]
+    assert _status(app, visit["uuid"]) == ("rejected", 1)
+    with app.app_context():
+        review = db.session.scalar(sa.select(Review))
+        assert (review.decision, review.comment) == ("reject", "Photos are from another office")
+    html = sup.get(resp.headers["Location"] + "&lang=en").get_data(as_text=True)
+    assert "The visit was rejected." in html and 'id="decide-form"' not in html
+    assert "Photos are from another office" in html  # in the history
+
+
+def test_deciding_from_the_queue_opens_the_next_visit(sup, world, app, default_form):
+    first = submit(sup, world, default_form)
+    second = submit(sup, world, default_form)
+    html = sup.get(QUEUE).get_data(as_text=True)
+    assert f'/console/visits/{first["uuid"]}?lang=' in html and "from=queue" in html
+    page = sup.get(_visit_path(first["uuid"]) + "?from=queue&focus=approve&lang=en")
+    html = page.get_data(as_text=True)
+    assert 'name="next_queue" value="1" id="next-queue" checked' in html
+    assert '<input type="hidden" name="focus" value="approve">' in html
+    resp = sup.post(_visit_path(first["uuid"]) + "/decide?lang=en", data={
+        "csrf_token": page_token(sup, QUEUE), "decision": "approve", "revision": "1",
+        "next_queue": "1", "focus": "approve"})
+    assert resp.status_code == 302
+    location = resp.headers["Location"]
+    assert f"/console/visits/{second['uuid']}" in location
+    assert "done=approve" in location and "focus=approve" in location
+    assert _status(app, first["uuid"]) == ("approved", 1)
+    html = sup.get(location).get_data(as_text=True)
+    assert "The visit was approved." in html
+    assert 'name="next_queue" value="1" id="next-queue" checked' in html
+    # The last one: back to the queue, which says so.
+    resp = sup.post(_visit_path(second["uuid"]) + "/decide?lang=en", data={
+        "csrf_token": page_token(sup, QUEUE), "decision": "return", "revision": "1",
+        "comment": "Add the photo", "next_queue": "1"})
+    assert resp.status_code == 302 and "/console/queue" in resp.headers["Location"]
+    html = sup.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "That was the last visit of the queue." in html
+    # Without next_queue the page stays on the decided visit.
+    third = submit(sup, world, default_form)
+    resp = sup.post(_visit_path(third["uuid"]) + "/decide", data={
+        "csrf_token": page_token(sup, QUEUE), "decision": "approve", "revision": "1"})
+    assert f"/console/visits/{third['uuid']}" in resp.headers["Location"]
+
+
+def test_previous_revisions_show_what_the_answers_were(sup, world, app, default_form):
+    visit = submit(sup, world, default_form, overrides={"A01": "yes"})
+    other = app.test_client()
+    resp = other.post(f"/api/v1/visits/{visit['uuid']}/review", headers=world["admin"],
+                      json={"decision": "return", "comment": "Check the ramp", "revision": 1})
+    assert resp.status_code == 201
+    payload = visit_payload(default_form, assignment=visit["assignment"],
+                            overrides={"A01": "no"})
+    payload["uuid"] = visit["uuid"]
+    resp = other.put(f"/api/v1/visits/{visit['uuid']}", json=payload, headers=world["inspector"])
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    html = sup.get(_visit_path(visit["uuid"]) + "?lang=en").get_data(as_text=True)
+    first = re.search(r'<li id="revision-1">.*?</li>', html, re.S).group(0)
+    second = re.search(r'<li id="revision-2">.*?</li>', html, re.S).group(0)
+    a01_then = re.search(r'<tr class="changed"><td>A01 · [^<]*</td><td>([^<]*)', first).group(1)
+    assert a01_then.strip() == "Yes" and "changed later" in first
+    assert "(current)" in second and 'class="changed"' not in second
+    assert re.search(r"<td>A01 · [^<]*</td><td>No</td>", second)
