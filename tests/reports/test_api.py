@@ -167,3 +167,79 @@ def test_the_openapi_spec_lists_the_report_endpoints(client):
     assert {"/api/v1/reports/ranking", "/api/v1/reports/offices/{code}",
             "/api/v1/reports/publish", "/api/v1/reports/published",
             "/api/v1/public/reports/{slug}", "/api/v1/opendata/visits.csv"} <= paths.keys()
+
+
+# --- date ranges -------------------------------------------------------------------------
+
+def test_a_date_range_equal_to_a_half_year_gives_the_same_figures(client, admin_headers, three):
+    by_label = client.get(f"{RANKING}?period=2026H2", headers=admin_headers).get_json()
+    resp = client.get(f"{RANKING}?from=2026-07-01&to=2026-12-31", headers=admin_headers)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    by_range = resp.get_json()
+    assert (by_range["period"], by_range["from"], by_range["to"]) == (
+        "2026-07-01..2026-12-31", "2026-07-01", "2026-12-31")
+    assert by_range["items"] == by_label["items"]
+
+
+def test_to_is_the_last_day_included_in_local_time(client, admin_headers, commit, rw):
+    from tests.reports.builders import local
+
+    def build():
+        rw.visit(rw.office("A"), 10, when=local(2026, 9, 1, 0, 5))    # 31 Aug in UTC
+        rw.visit("A", 20, when=local(2026, 9, 10, 23, 55))            # the last day, late
+        rw.visit("A", 40, when=local(2026, 9, 11, 0, 5))              # the day after
+    commit(build)
+    body = client.get(f"{RANKING}?from=2026-09-01&to=2026-09-10",
+                      headers=admin_headers).get_json()
+    assert (body["items"][0]["visits"], body["items"][0]["score"]) == (2, 15.0)
+    one_day = client.get(f"{RANKING}?from=2026-09-11&to=2026-09-11",
+                         headers=admin_headers).get_json()
+    assert one_day["items"][0]["score"] == 40.0
+    # the previous period of a range is the same number of days just before it
+    office = client.get("/api/v1/reports/offices/A?from=2026-09-11&to=2026-09-11",
+                        headers=admin_headers).get_json()
+    assert [t["period"] for t in office["trend"]] == [
+        "2026-09-08..2026-09-08", "2026-09-09..2026-09-09", "2026-09-10..2026-09-10",
+        "2026-09-11..2026-09-11"]
+    assert (office["previous_score"], office["change"]) == (20.0, 20.0)
+
+
+@pytest.mark.parametrize("query, field", [
+    ("from=2026-07-01", "to"),
+    ("to=2026-07-01", "from"),
+    ("from=2026-07-02&to=2026-07-01", "to"),
+    ("from=1999-12-31&to=2000-01-10", "from"),
+    ("from=2026-01-01&to=3000-01-01", "to"),
+    ("from=2000-01-01&to=2020-01-01", "to"),
+    ("from=2026-02-30&to=2026-03-01", "from"),
+    ("from=2026-07-01T00:00&to=2026-07-02", "from"),
+    ("from=yesterday&to=2026-07-02", "from"),
+    ("period=2026H2&from=2026-07-01&to=2026-07-02", "period"),
+    ("period=2026-07-02..2026-07-01", "period"),
+])
+def test_a_bad_date_range_is_422_naming_the_field(client, admin_headers, query, field):
+    body = assert_problem(client.get(f"{RANKING}?{query}", headers=admin_headers), 422,
+                          "validation_failed")
+    assert field in body["errors"]["query"], body
+
+
+def test_the_office_report_and_publish_take_a_date_range(client, admin_headers, three, count):
+    from server.reports.models import PublishedReport
+
+    office = client.get("/api/v1/reports/offices/A?from=2026-09-01&to=2026-09-30",
+                        headers=admin_headers)
+    assert office.status_code == 200, office.get_data(as_text=True)
+    assert office.get_json()["period"] == "2026-09-01..2026-09-30"
+    bad = assert_problem(client.post("/api/v1/reports/publish", json={"from": "2026-09-30",
+                                                                      "to": "2026-09-01"},
+                                     headers=admin_headers), 422, "validation_failed")
+    assert "to" in bad["errors"]
+    assert count(PublishedReport) == 0
+    resp = client.post("/api/v1/reports/publish", json={"from": "2026-09-01", "to": "2026-09-30"},
+                       headers=admin_headers)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    listed = client.get("/api/v1/reports/published?period=2026-09-01..2026-09-30",
+                        headers=admin_headers).get_json()
+    assert [i["period"] for i in listed["items"]] == ["2026-09-01..2026-09-30"]
+    snapshot = client.get(resp.get_json()["url"]).get_json()
+    assert (snapshot["from"], snapshot["to"]) == ("2026-09-01", "2026-09-30")
