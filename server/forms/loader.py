@@ -357,6 +357,8 @@ def _check_question(c: _Checker, raw: Any, path: str) -> tuple[dict, dict]:
             c.fail(f"{path}.unit", "a short text, for integer, decimal and duration_min only")
         else:
             q["unit"] = raw["unit"]
+    elif qtype == "decimal":  # a measurement means nothing without its unit (cm, mm, %, °C)
+        c.fail(f"{path}.unit", "a decimal question needs its unit, e.g. \"cm\", \"%\" or \"°C\"")
     if "relevant" in raw:
         expr = c.expression(raw["relevant"], f"{path}.relevant")
         if expr is not None:

@@ -170,3 +170,31 @@ def test_a_long_wait_loses_points_in_the_queue_section(definition, compiled):
     result = score_visit(compiled, {**best_answers(definition), "B03": Answer(45)})
     assert result.sections["queue"] < 100
     assert [lost.question for lost in result.lost] == ["B03"]
+
+
+def test_every_decimal_question_has_its_unit(definition):
+    decimals = [q for q in questions(definition).values() if q["type"] == "decimal"]
+    assert decimals and all(q["unit"] for q in decimals)
+
+
+def test_b06_is_scored_with_the_checklist_weight_and_b07_is_not(definition):
+    """checklist.md: B06 seats >= people waiting, weight 1; B07 open / total counters has a
+    weight but no threshold, and a ratio of two answers cannot be banded (see the notes)."""
+    q = questions(definition)
+    assert (q["B06_waiting"]["score"], q["B06_waiting"]["weight"]) == (
+        {"bands": [{"min": None, "max": 0, "score": 1}, {"min": None, "max": None, "score": 0}]}, 1)
+    assert [q[i]["score"] for i in ("B06_seats", "B07_total", "B07_open")] == [None] * 3
+
+
+def test_people_standing_for_want_of_a_seat_lose_b06_points(definition, compiled):
+    result = score_visit(compiled, {**best_answers(definition), "B06_seats": Answer(10),
+                                    "B06_waiting": Answer(4)})
+    assert [lost.question for lost in result.lost] == ["B06_waiting"]
+    assert result.sections["queue"] < 100
+
+
+def test_the_notes_do_not_deny_the_unary_minus(definition, compiled):
+    assert "no unary minus" not in definition["notes"]
+    constraint = compiled.constraint["F01"]
+    assert constraint.source == ". >= -30 and . <= 60"
+    assert constraint.holds({}, current=-30) and not constraint.holds({}, current=-31)

@@ -328,6 +328,23 @@ def test_a_unit_on_a_yes_no_question_is_reported():
     assert only_problem(form(question("q1", unit="cm")))[0] == "sections[0].questions[0].unit"
 
 
+def test_a_decimal_question_without_a_unit_is_reported():
+    assert only_problem(form(question("q1", "decimal"))) == (
+        "sections[0].questions[0].unit", 'a decimal question needs its unit, e.g. "cm", "%" or "°C"')
+
+
+@pytest.mark.parametrize("qtype", ["decimal", "integer", "duration_min"])
+def test_a_number_question_with_a_unit_keeps_it(qtype):
+    loaded = check_definition(form(question("q1", qtype, unit="cm")), "t")
+    assert loaded["sections"][0]["questions"][0]["unit"] == "cm"
+
+
+@pytest.mark.parametrize("qtype", ["integer", "duration_min"])
+def test_a_count_or_a_duration_needs_no_unit(qtype):
+    assert check_definition(form(question("q1", qtype)), "t")["sections"][0]["questions"][0][
+        "unit"] is None
+
+
 @pytest.mark.parametrize("where", ["section", "question"])
 @pytest.mark.parametrize("weight", [0, -1])
 def test_a_weight_of_zero_or_less_is_reported(where, weight):

@@ -359,6 +359,12 @@ def test_a_bad_score_is_refused_at_its_cell(tmp_path):
     assert reason.startswith("unknown band 'about 10:1'")
 
 
+def test_a_decimal_without_adal_unit_is_refused_at_its_row(tmp_path):
+    path = simple(tmp_path, q("decimal", "width"))
+    assert refusals(path) == [("survey!A3 (width.unit)",
+                               'a decimal question needs its unit, e.g. "cm", "%" or "°C"')]
+
+
 def test_a_missing_translation_points_at_the_cell(tmp_path):
     row = q("text", "t")
     del row["label"]["uz"]

@@ -254,7 +254,7 @@ def test_an_invalid_answer_does_not_break_the_constraints_that_read_it():
 # constraints and their language ----------------------------------------------------------
 
 def test_the_constraint_message_comes_in_the_asked_language_or_falls_back():
-    f = form({"id": "W", "type": "decimal",
+    f = form({"id": "W", "type": "decimal", "unit": "cm",
               "constraint": {"expr": ". >= 30 and . <= 300",
                              "message": {"en": "Between 30 and 300.",
                                          "ru": "От 30 до 300."}}},
@@ -266,14 +266,14 @@ def test_the_constraint_message_comes_in_the_asked_language_or_falls_back():
 
 
 def test_without_english_the_constraint_message_falls_back_to_the_forms_language():
-    f = form({"id": "W", "type": "decimal",
+    f = form({"id": "W", "type": "decimal", "unit": "cm",
               "constraint": {"expr": ". >= 30", "message": {"ru": "Не меньше 30."}}},
              languages=("ru",))
     assert errors_of(f, answers(W=1), lang="kk") == {"W": ["Не меньше 30."]}
 
 
 def test_a_constraint_is_not_checked_on_not_applicable():
-    f = form({"id": "W", "type": "decimal", "not_applicable": True,
+    f = form({"id": "W", "type": "decimal", "unit": "cm", "not_applicable": True,
               "constraint": {"expr": ". >= 30", "message": {"en": "At least 30."}}})
     assert errors_of(f, [{"question": "W", "value": None, "not_applicable": True}]) == {}
 
