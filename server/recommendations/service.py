@@ -280,6 +280,19 @@ def office_query(*, office: Office, status: str | None = None) -> sa.Select:
                           Recommendation.id)
 
 
+def office_report_list(*, office: Office, made_before: datetime | None = None) -> list[dict]:
+    """An office's recommendations for its report page, newest first, those made before
+    `made_before` if given: text, question, due date, status now, overdue."""
+    query = sa.select(Recommendation).where(Recommendation.office_id == office.id)
+    if made_before is not None:
+        query = query.where(Recommendation.created_at < made_before)
+    today = local_today()
+    return [{"id": r.id, "text": r.text, "question": r.question_id, "due_date": r.due_date,
+             "created_at": r.created_at, "status": r.status, "overdue": is_overdue(r, today)}
+            for r in db.session.scalars(query.order_by(Recommendation.created_at.desc(),
+                                                       Recommendation.id.desc()))]
+
+
 def brief_views(recs: Iterable[Recommendation]) -> list[dict]:
     """What an inspector may see: no author, no source visit, no history."""
     today = local_today()

@@ -427,6 +427,31 @@ def periods_before(period: Period, tz: str, count: int) -> list[Period]:
     return result
 
 
+def _trend_entry(label: str, interval: stats.MeanInterval, cfg: Settings) -> dict:
+    score = _round(interval.mean, 2)
+    return {"period": label, "visits": interval.n, "score": score,
+            "ci_low": _round(None if interval.low is None else max(0.0, interval.low), 2),
+            "ci_high": _round(None if interval.high is None else min(100.0, interval.high), 2),
+            "band": stats.band(score, green_min=cfg.green_min, yellow_min=cfg.yellow_min)}
+
+
+def _trends_of(periods: list[Period], means: dict, office_id: int, cfg: Settings) -> list[dict]:
+    empty = stats.mean_interval(0, 0, 0)
+    return [_trend_entry(each.label, means.get(each.label, {}).get(office_id) or empty, cfg)
+            for each in periods]
+
+
+def _trends(period: Period, cfg: Settings, clauses: list) -> tuple[list[str], dict[int, list]]:
+    """(period labels oldest first, {office id: its trend}) over the last TREND_PERIODS periods
+    ending with `period`, for the offices with approved visits in any of them: one grouped
+    query per period."""
+    periods = periods_before(period, cfg.tz, TREND_PERIODS)
+    means = {each.label: _means(each, clauses) for each in periods}
+    offices = {oid for by_office in means.values() for oid in by_office}
+    return ([each.label for each in periods],
+            {oid: _trends_of(periods, means, oid, cfg) for oid in offices})
+
+
 def office_report(*, office: Office, period: Period, lang: str | None = None) -> dict:
     """One office in a period: scores, sections, findings, change, a trend over the last
     periods and the share of its recommendations carried out."""
@@ -435,16 +460,9 @@ def office_report(*, office: Office, period: Period, lang: str | None = None) ->
     data = _collect(period, cfg.tz, clauses)
     item = _item(_offices(clauses)[0], data, cfg, lang)  # listed even when inactive
     del item["rank"], item["status"]
-    trend = []
-    for each in periods_before(period, cfg.tz, TREND_PERIODS):
-        interval = _means(each, clauses).get(office.id) or stats.mean_interval(0, 0, 0)
-        score = _round(interval.mean, 2)
-        trend.append({"period": each.label, "visits": interval.n, "score": score,
-                      "ci_low": _round(None if interval.low is None else max(0.0, interval.low), 2),
-                      "ci_high": _round(None if interval.high is None
-                                        else min(100.0, interval.high), 2),
-                      "band": stats.band(score, green_min=cfg.green_min,
-                                         yellow_min=cfg.yellow_min)})
+    _, trends = _trends(period, cfg, clauses)
+    trend = trends.get(office.id) or _trends_of(periods_before(period, cfg.tz, TREND_PERIODS),
+                                                {}, office.id, cfg)
     start, end = _local_dates(period, cfg.tz)
     return {**item, "period": period.label, "from": start, "to": end,
             "office": {**item["office"], "active": office.active},
@@ -463,6 +481,22 @@ def _slug(period: Period, kind: str | None) -> str:
     return f"{period.label.lower()}-{(kind or 'all').replace('_', '-')}-{secrets.token_hex(5)}"
 
 
+def _snapshot_trend(period: Period, kind: str | None, scope: Scope, items: list[dict],
+                    min_visits: int | None) -> dict:
+    """The trend a snapshot freezes: {"periods": [labels, oldest first], "offices": {code:
+    [{period, visits, score, ci_low, ci_high, band}, ...]}} for every listed office."""
+    cfg = settings(min_visits)
+    clauses = _office_clauses(kind=kind, scope=scope, office_id=None)
+    labels, trends = _trends(period, cfg, clauses)
+    codes = {o.code: o.id for o in _offices(clauses)}
+    periods = periods_before(period, cfg.tz, TREND_PERIODS)
+    offices = {}
+    for item in items:
+        oid = codes.get(item["office"]["code"])
+        offices[item["office"]["code"]] = trends.get(oid) or _trends_of(periods, {}, oid, cfg)
+    return {"periods": labels, "offices": offices}
+
+
 def publish_report(*, period: Period, kind: str | None, scope: Scope, actor: User,
                    min_visits: int | None = None) -> PublishedReport:
     """Freeze the ranking (names in every language) with its hash; audited. Flushes only."""
@@ -474,6 +508,7 @@ def publish_report(*, period: Period, kind: str | None, scope: Scope, actor: Use
     slug = _slug(period, kind)
     data = ranking(period=period, kind=kind, scope=scope, lang=None, min_visits=min_visits)
     data.update(slug=slug, published_at=published_at.isoformat(),
+                trend=_snapshot_trend(period, kind, scope, data["items"], min_visits),
                 open_data=opendata_snapshot(period, data["items"]))
     data = json.loads(canonical_json(data))  # exactly what is hashed is what is stored
     report = PublishedReport(slug=slug, period=period.key, kind=kind,

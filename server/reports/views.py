@@ -15,6 +15,7 @@ from ..errors import Forbidden, NotFound, ValidationFailed
 from ..offices.models import OFFICE_KINDS, Office
 from ..periods import LABEL_MAX, half_year_of, parse_period
 from ..web.i18n import page_language
+from ..recommendations import service as rec_service
 from . import service
 from .export import kind_name
 
@@ -167,9 +168,11 @@ def office_page(code):
         raise NotFound(f"No office with code={code[:40]!r}.")
     office = get_or_404(Office, code=code)
     service.check_office_scope(user=user, office=office)
-    report = service.office_report(office=office, period=_period(), lang=page_language())
+    period = _period()
+    report = service.office_report(office=office, period=period, lang=page_language())
+    recommendations = rec_service.office_report_list(office=office, made_before=period.end)
     return render_template("reports/office.html", report=report,
-                           trend=trend_chart(report["trend"]))
+                           trend=trend_chart(report["trend"]), recommendations=recommendations)
 
 
 def _localised(data: dict, lang: str) -> dict:
@@ -190,5 +193,6 @@ def public_report(slug):
     """A published report as a page, from its frozen snapshot, checked against its hash."""
     report = service.get_published(slug)
     data = _localised(json.loads(service.verified_snapshot(report)), page_language())
+    trend = data.get("trend") or {"periods": [], "offices": {}}  # older snapshots: none
     return render_template("reports/public.html", report=data, groups=_by_kind(data),
-                           sha256=report.sha256, slug=report.slug)
+                           sha256=report.sha256, slug=report.slug, trend=trend)

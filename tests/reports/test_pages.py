@@ -150,3 +150,110 @@ def test_report_pages_carry_the_strict_csp(client, sign_in, ranked):
     sign_in("admin")
     resp = client.get("/reports/ranking?period=2026H2")
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+@pytest.fixture
+def with_recommendations(commit, ranked):
+    """Three recommendations to A: one verified, one open and overdue, one made after 2026H1."""
+    from datetime import date
+
+    from server.extensions import db
+    from server.offices.models import Office
+    from server.recommendations.models import Recommendation, RecommendationEvent
+    from tests.reports.builders import local
+
+    def build():
+        office = db.session.query(Office).filter_by(code="A").one()
+        for text, status, made, due in [
+                ("Brief the staff " + EVIL, "verified", local(2026, 2, 1), None),
+                ("Put up the fee list", "open", local(2026, 2, 2), date(2026, 3, 1)),
+                ("Fix the ramp", "open", local(2026, 8, 2), None)]:
+            rec = Recommendation(office_id=office.id, text=text, status=status, due_date=due,
+                                 created_by_id=ranked.inspector_id, created_at=made)
+            db.session.add(rec)
+            db.session.flush()
+            db.session.add(RecommendationEvent(recommendation_id=rec.id, status=status,
+                                               actor_id=ranked.inspector_id, at=made))
+    commit(build)
+    return ranked
+
+
+@pytest.mark.parametrize("lang, verified, overdue", [
+    ("en", "verified", "overdue"), ("ru", "выполнение подтверждено", "просрочено"),
+    ("kk", "орындалуы расталды", "мерзімі өткен"), ("uz", "bajarilishi tasdiqlandi",
+                                                   "muddati oʻtgan")])
+def test_the_office_page_lists_the_recommendations_with_their_status(
+        client, sign_in, with_recommendations, lang, verified, overdue):
+    sign_in("supervisor")
+    html = client.get(f"/reports/offices/A?period=2026H1&lang={lang}").get_data(as_text=True)
+    table = html[html.index('<table class="recommendations">'):]
+    table = table[:table.index("</table>")]
+    assert "Put up the fee list" in table and "2026-03-01" in table
+    assert verified in table and overdue in table
+    assert "Fix the ramp" not in table  # made after the period
+    assert EVIL not in html and "Brief the staff &lt;script&gt;" in table
+    assert "2026H2" in client.get(f"/reports/offices/A?period=2026H2&lang={lang}").get_data(
+        as_text=True)
+
+
+def test_the_office_page_says_when_no_recommendations_were_made(client, sign_in, ranked):
+    sign_in("supervisor")
+    html = client.get("/reports/offices/B?period=2026H2&lang=en").get_data(as_text=True)
+    assert "No recommendations were made to this office by the end of the period." in html
+
+
+@pytest.fixture
+def published_with_history(client, commit, headers_for, ranked):
+    from tests.reports.builders import MID_H1
+    commit(lambda: ranked.visits("A", [60, 70], when=MID_H1, sections={"queue": 65}))
+    resp = client.post("/api/v1/reports/publish", json={"period": "2026H2"},
+                       headers=headers_for("admin"))
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    return resp.get_json()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en", "uz"])
+def test_the_public_page_shows_the_sections_and_the_trend_from_the_snapshot(
+        client, published_with_history, lang):
+    snapshot = client.get(published_with_history["url"]).get_json()
+    assert snapshot["trend"]["periods"] == ["2025H1", "2025H2", "2026H1", "2026H2"]
+    assert [t["score"] for t in snapshot["trend"]["offices"]["A"]] == [None, None, 65.0, 90.0]
+    html = client.get(f"/public/reports/{published_with_history['slug']}?lang={lang}") \
+        .get_data(as_text=True)
+    sections = html[html.index('<table class="sections-by-office">'):]
+    sections = sections[:sections.index("</table>")]
+    queue = "Queue" if lang == "en" else f"Queue ({lang})"
+    assert queue in sections and "80.0" in sections and "60.0" in sections
+    trend = html[html.index('<table class="trend-by-office">'):]
+    trend = trend[:trend.index("</table>")]
+    assert "2026H1" in trend and "65.0" in trend and "90.0" in trend
+
+
+def test_the_public_snapshot_and_page_name_no_inspector_visit_or_time(
+        app, client, published_with_history):
+    """Test plan B34: nothing in the public report links to an inspector or a visit."""
+    import sqlalchemy as sa
+
+    from server.auth.models import User
+    from server.extensions import db
+    from server.visits.models import Visit
+    from tests.reports.builders import TZ
+
+    slug = published_with_history["slug"]
+    texts = [client.get(published_with_history["url"]).get_data(as_text=True)]
+    texts += [client.get(f"/public/reports/{slug}?lang={lang}").get_data(as_text=True)
+              for lang in ("kk", "ru", "en", "uz")]
+    with app.app_context():
+        logins = db.session.scalars(sa.select(User.login)).all()
+        visits = db.session.execute(sa.select(Visit.uuid, Visit.started_at, Visit.ended_at,
+                                              Visit.id)).all()
+    secrets = [*logins]
+    for uuid, started, ended, _ in visits:
+        for moment in (started, ended, started.astimezone(TZ), ended.astimezone(TZ)):
+            secrets += [moment.isoformat(), moment.strftime("%H:%M")]
+        secrets += [str(uuid), uuid.hex]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+        for word in ("inspector", "uuid", "started_at", "ended_at", "visit_id"):
+            assert word not in text.lower()
