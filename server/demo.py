@@ -1,12 +1,23 @@
-"""Demo data: two regions of Kazakhstan, a dozen offices and the demo accounts.
+"""Demo data: two regions of Kazakhstan, a dozen offices, the demo accounts, visits in every
+state, photos on some of them (real camera files from ../shared/samples/photos, stored through the
+media service) and recommendations in each status.
 
 Names are real-looking and coordinates are the real districts; addresses are illustrative.
-Loading twice adds nothing the second time.
+Loading twice adds nothing the second time; each part adds only what is missing.
 """
 from __future__ import annotations
 
+import os
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
 from .auth import service as auth_service
 from .auth.models import Role
+from .config import PROJECT_ROOT
+from .extensions import db
 from .offices import service as office_service
 
 DEMO_PASSWORD = "demo-password"
@@ -108,10 +119,18 @@ def load_demo() -> str:
                                      conflict_offices=conflicts)
             added += 1
     visits = _demo_visits()
+    # The media service commits on its own (and rolls back what is pending first): commit the
+    # demo so far before it runs.
+    db.session.commit()
+    photo_visits, note = _demo_photo_visits()
+    recommendations = _demo_recommendations()
+    added += photo_visits + recommendations
     logins = ", ".join(u[0] for u in USERS)
     return (f"Demo ready ({added} records added): {len(REGIONS)} regions, {len(OFFICES)} "
-            f"offices, {visits} new visits.\n"
-            f"Users {logins}; password for each: {DEMO_PASSWORD}")
+            f"offices, {visits + photo_visits} new visits ({photo_visits} with photos), "
+            f"{recommendations} new recommendations.\n"
+            + (f"{note}\n" if note else "")
+            + f"Users {logins}; password for each: {DEMO_PASSWORD}")
 
 
 # Office quality in the demo: how often its visits find things right (makes a ranking spread).
@@ -205,3 +224,161 @@ def _demo_visits() -> int:
                 "window_end": now + timedelta(days=14)}, actor=supervisor)
     db.session.flush()
     return count
+
+
+# --- photos and recommendations --------------------------------------------------------------
+
+SAMPLE_PHOTOS = PROJECT_ROOT.parent / "shared" / "samples" / "photos"
+# (office, inspector, photo files, minutes, decision): visits waiting for review with photos on
+# the questions that take them. The Nikon photos carry a GPS position in Europe and a 2008 capture
+# time, so those visits get "photo far from the office" and "photo outside the visit" flags.
+PHOTO_VISITS = [
+    ("AST-CON-SARYARKA", "inspector2", ("DSCN0010.jpg", "landscape_6.jpg"), 38, None),
+    ("ALA-CON-BOSTANDYK", "inspector3", ("portrait_5.jpg", "Canon_40D.jpg"), 42, None),
+    ("AST-CON-BAIKONUR", "inspector1", ("DSCN0012.jpg",), 35, None),
+]
+PHOTO_QUESTIONS = ("A01", "A06", "A03", "A08")
+
+
+def _store_photo(inspector, path: Path):
+    """One photo through the media service, as the app's tus upload ends: upload row, spool file
+    (fsynced), then finalise_upload, which sniffs, analyses (EXIF, thumbnails) and stores it."""
+    from .media import service as media_service
+
+    raw = path.read_bytes()
+    upload = media_service.create_upload(owner=inspector, length=len(raw), metadata={
+        "filename": path.name, "filetype": "image/jpeg"})
+    upload_id = upload.id
+    db.session.commit()
+    with media_service.upload_lock(upload_id) as spool:
+        with open(spool.path, "r+b") as out:
+            out.truncate(0)
+            out.write(raw)
+            out.flush()
+            os.fsync(out.fileno())
+        done = media_service.finalise_upload(upload_id=upload_id, actor=inspector)
+    return done.media.sha256
+
+
+def _demo_photo_visits() -> tuple[int, str | None]:
+    """Visits with photo evidence, once (none are added while any visit has evidence)."""
+    from flask import current_app
+
+    from .assignments import service as assignment_service
+    from .db import utcnow
+    from .demo_visits import visit_body
+    from .forms.models import FormVersion, SurveyForm
+    from .visits import service as visit_service
+    from .visits.models import VisitEvidence
+    from .visits.schemas import VisitIn
+
+    if db.session.scalar(sa.select(sa.func.count(VisitEvidence.visit_id))):
+        return 0, None
+    if not SAMPLE_PHOTOS.is_dir():
+        return 0, (f"No demo photos: {SAMPLE_PHOTOS} is missing, so the demo visits have no "
+                   f"photo evidence.")
+    version = db.session.scalar(sa.select(FormVersion).join(FormVersion.form)
+                                .where(SurveyForm.key == "service-centre-visit")
+                                .order_by(FormVersion.version.desc()))
+    supervisor = auth_service.get_user("supervisor")
+    if version is None or supervisor is None:
+        return 0, None
+    form = visit_service.compiled(version)
+    rng = random.Random(20261202)
+    now = utcnow()
+    made, missing = 0, []
+    for n, (code, login, files, minutes, decision) in enumerate(PHOTO_VISITS):
+        paths = [SAMPLE_PHOTOS / name for name in files]
+        if not all(p.is_file() for p in paths):
+            missing += [p.name for p in paths if not p.is_file()]
+            continue
+        inspector = auth_service.get_user(login)
+        office = office_service.get_office(code)
+        if inspector is None or office is None or office in inspector.conflict_offices:
+            continue
+        shas = [_store_photo(inspector, p) for p in paths]
+        started = now - timedelta(days=1, hours=4 + 2 * n)
+        assignment = assignment_service.create_assignment(data={
+            "office": code, "inspector": login, "form_key": "service-centre-visit",
+            "form_version": version.version, "window_start": started - timedelta(days=2),
+            "window_end": started + timedelta(days=5)}, actor=supervisor)
+        body = visit_body(form=form, assignment_id=assignment.id, started=started,
+                          minutes=minutes, position=(office.lat, office.lon), rng=rng,
+                          quality=0.6)
+        by_question = {a["question"]: a for a in body["answers"]}
+        targets = [q for q in PHOTO_QUESTIONS if q in by_question]
+        for i, sha in enumerate(shas):
+            if targets:
+                by_question[targets[i % len(targets)]].setdefault("evidence", []).append(sha)
+        visit_service.submit_visit(inspector=inspector, data=VisitIn().load(body), body=body,
+                                   lang="en")
+        db.session.commit()
+        made += 1
+    note = (f"Demo photos missing in {SAMPLE_PHOTOS}: {', '.join(missing)}."
+            if missing else None)
+    current_app.logger.debug("demo: %s visits with photos", made)
+    return made, note
+
+
+REC_TEXTS = [
+    # office, (status path), text
+    ("AST-CON-BAIKONUR", (),
+     "Fix the ramp at the entrance: its slope is over 8 %, and add handrails on both sides."),
+    ("AST-CON-ALMATY", ("in_progress",),
+     "Put the opening hours and the list of free services on the wall at the entrance."),
+    ("ALA-CON-TURKSIB", ("reported_done",),
+     "Repair the queue ticket machine and its display."),
+    ("ALA-CON-AUEZOV", ("reported_done", "verified"),
+     "Open the accessible toilet to visitors; it was locked and used as a store room."),
+    ("AST-CON-ALMATY", (),
+     "Stop asking for documents the service standard does not list."),
+]
+# not_done is left out: it needs a recommendation past its due date, and the service refuses a
+# due date in the past at creation, as it should.
+
+
+def _demo_recommendations() -> int:
+    """Recommendations in every status, once (none are added while any exists); the first ones
+    come from a finding of an approved demo visit to the office."""
+    from .recommendations import service as rec_service
+    from .recommendations.models import Recommendation
+    from .visits.models import Visit, VisitStatus
+
+    if db.session.scalar(sa.select(sa.func.count(Recommendation.id))):
+        return 0
+    supervisor = auth_service.get_user("supervisor")
+    if supervisor is None:
+        return 0
+    today = rec_service.local_today()
+    made = 0
+    for n, (code, path, text) in enumerate(REC_TEXTS):
+        office = office_service.get_office(code)
+        if office is None:
+            continue
+        source = db.session.scalar(sa.select(Visit).where(
+            Visit.office_id == office.id, Visit.status == VisitStatus.APPROVED.value)
+            .order_by(Visit.submitted_at.desc()).limit(1))
+        question = None
+        if source is not None and source.critical:
+            question = source.critical[0]
+        elif source is not None:
+            lost = visit_service_lost(source)
+            question = lost[0] if lost else None
+        rec = rec_service.create_recommendation(
+            actor=supervisor, office=code, text=text,
+            due_date=today + timedelta(days=30 + 15 * n),
+            visit=source.uuid if source is not None else None, question=question)
+        for status in path:
+            comment = {"verified": "Seen on a later visit: open and clean.",
+                       "reported_done": "The office wrote that it is done."}.get(status, "")
+            rec_service.change_status(actor=supervisor, rec=rec, status=status, comment=comment)
+        made += 1
+    db.session.flush()
+    return made
+
+
+def visit_service_lost(visit) -> list[str]:
+    """The questions where the visit lost points, most first."""
+    from .visits.service import visit_view
+
+    return [item["question"] for item in visit_view(visit)["lost_points"]]
