@@ -107,6 +107,7 @@ def test_no_position_is_requested_when_the_inspector_leaves_it_off(phone, world,
     page.wait_for_selector("#q-A01")
     flows.fill_checklist(page)
     assert not page.is_checked("#positions")
+    assert page.inner_text("label[for=positions]") == "Record my position now, at the end of the visit"
     page.click("#finish")
     page.wait_for_url("**/app/visits")
     page.wait_for_selector(f"[data-uuid='{uuid}'][data-status=sent]", timeout=30_000)
@@ -196,6 +197,8 @@ def test_a_returned_visit_is_amended_and_sent_again(phone, world, app, client, d
     page.select_option("#jump", "2")  # the service section
     flows.answer(page, "C06", "yes")
     page.select_option("#jump", "6")  # check and finish
+    page.wait_for_selector("#finish")
+    assert page.locator("#positions").count() == 0  # an amendment keeps the recorded positions
     page.click("#finish")
     page.wait_for_url("**/app/visits")
     page.wait_for_selector(f"[data-uuid='{payload['uuid']}'][data-status=sent]")

@@ -175,7 +175,9 @@ export async function showVisit(main, record, deps) {
               `${index + 1}. ${label(q.label)}`), " — ", messages.join(" "));
           })))
         : h("p", { class: "ok" }, t("finish_ok")),
-      h("label", { class: "choice", for: "positions" }, toggle, h("span", {}, t("position_toggle"))),
+      // Only the end position is still to come here; the start was decided before "Start visit".
+      record.kind === "amend" ? null
+        : h("label", { class: "choice", for: "positions" }, toggle, h("span", {}, t("position_end_toggle"))),
       h("p", { class: "muted" }, t("finish_note")),
       finish);
   }
