@@ -32,12 +32,15 @@ def queue(args):
 @blp.response(201, ReviewOut)
 def review(data, visit_uuid):
     """Approve, reject or return a visit (reject and return need a comment). Give the
-    `revision` you looked at: if the inspector amended it since, the answer is 409."""
+    `revision` you looked at (required): if the inspector amended it since, the answer is 409
+    stale_revision; give `corrections` too and a colleague's later correction is 409
+    stale_corrections."""
     user = require_user()
     with unit_of_work():
         visit = get_visit(user=user, visit_uuid=_uuid(visit_uuid))
         decision = service.review_visit(visit=visit, reviewer=user, decision=data["decision"],
-                                        comment=data["comment"], revision=data.get("revision"))
+                                        comment=data["comment"], revision=data["revision"],
+                                        corrections=data.get("corrections"))
         return {"uuid": visit.uuid, "status": visit.status, "revision": visit.revision,
                 "decision": decision.decision, "score": visit.score}
 
@@ -52,6 +55,9 @@ def correct(data, visit_uuid):
     user = require_user()
     with unit_of_work():
         visit = get_visit(user=user, visit_uuid=_uuid(visit_uuid))
+        revision = data.pop("revision", None)
+        if revision is not None and revision != visit.revision:
+            raise service.stale(visit, revision)
         service.correct_answer(visit=visit, reviewer=user, **data)
         return visit_view(visit)
 

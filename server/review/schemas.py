@@ -14,9 +14,13 @@ DECISIONS = [Decision.APPROVE.value, Decision.REJECT.value, Decision.RETURN.valu
 class ReviewIn(ma.Schema):
     decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
     comment = Text(4000, load_default="", blank=True)
-    revision = fields.Integer(strict=True, validate=validate.Range(1, 10_000),
+    revision = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10_000),
                               metadata={"description": "The revision you reviewed; a newer one "
                                                        "makes this 409 stale_revision."})
+    corrections = fields.Integer(strict=True, validate=validate.Range(0, 100_000), metadata={
+        "description": "How many corrections the revision had when you reviewed it (the "
+                       "`answer_corrected` entries of that revision in the visit's history); "
+                       "another number makes this 409 stale_corrections. Optional."})
 
     @validates_schema
     def comment_needed(self, data, **kw):
@@ -30,6 +34,9 @@ class CorrectionIn(ma.Schema):
     value = fields.Raw(load_default=None, allow_none=True)
     not_applicable = fields.Boolean(load_default=False)
     reason = Text(2000, required=True)
+    revision = fields.Integer(strict=True, validate=validate.Range(1, 10_000), metadata={
+        "description": "The revision you are correcting; a newer one makes this 409 "
+                       "stale_revision. Optional."})
 
 
 class ReopenIn(ma.Schema):

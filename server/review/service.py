@@ -33,8 +33,10 @@ OUTCOME = {Decision.APPROVE.value: VisitStatus.APPROVED.value,
 def review_queue_query(*, user: User, region: str | None = None, office: str | None = None,
                        inspector: str | None = None, flag: str | None = None,
                        older_than_days: int | None = None) -> sa.Select:
-    """Visits waiting for a decision that the user may review, oldest first."""
-    query = scoped(sa.select(Visit).where(Visit.status.in_(REVIEWABLE)), user,
+    """Visits waiting for a decision that the user may review, oldest first: never their own
+    (a supervisor who was an inspector cannot review those visits, so does not see them)."""
+    query = scoped(sa.select(Visit).where(Visit.status.in_(REVIEWABLE),
+                                          Visit.inspector_id != user.id), user,
                    inspector_column=Visit.inspector_id, office_column=Visit.office_id)
     if region is not None:
         allowed = region_ids(user)
@@ -58,25 +60,55 @@ def _not_own(visit: Visit, user: User) -> None:
         raise Forbidden("Nobody reviews their own visit.", code="own_visit")
 
 
+def stale(visit: Visit, revision: int) -> AppError:
+    return AppError(f"The visit was amended: revision {visit.revision} is current, you "
+                    f"reviewed {revision}. Look at it again.", code="stale_revision",
+                    status=409, title="Conflict",
+                    errors={"revision": [f"Current revision is {visit.revision}."]})
+
+
+def corrections_count(visit: Visit) -> int:
+    """Corrections made on the visit's current revision (what a decision's `corrections` is
+    compared with)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AnswerCorrection).where(
+        AnswerCorrection.visit_id == visit.id, AnswerCorrection.revision == visit.revision))
+
+
 def review_visit(*, visit: Visit, reviewer: User, decision: str, comment: str,
-                 revision: int | None) -> Review:
-    """Approve, reject or return a visit; one decision per revision, whoever comes first wins."""
+                 revision: int | None, corrections: int | None = None) -> Review:
+    """Approve, reject or return a visit; one decision per revision, whoever comes first wins.
+
+    `revision` and `corrections` say what the reviewer looked at: a newer revision is 409
+    stale_revision, another number of corrections on it (a colleague corrected an answer
+    meanwhile) is 409 stale_corrections; nothing changes then.
+    """
     _not_own(visit, reviewer)
     if revision is not None and revision != visit.revision:
-        raise AppError(f"The visit was amended: revision {visit.revision} is current, you "
-                       f"reviewed {revision}. Look at it again.", code="stale_revision",
-                       status=409, title="Conflict",
-                       errors={"revision": [f"Current revision is {visit.revision}."]})
-    # A conditional update: of two reviewers deciding at once, exactly one changes the row.
+        raise stale(visit, revision)
+    # A conditional update: of two reviewers deciding at once, exactly one changes the row. It
+    # also takes the row's lock, which a correction takes first too (correct_answer), so the
+    # corrections counted below are all that exist: a correction waiting for the lock finds
+    # the visit decided and is refused.
+    seen = visit.revision
     changed = db.session.execute(
         sa.update(Visit).where(Visit.id == visit.id, Visit.status.in_(REVIEWABLE),
-                               Visit.revision == visit.revision)
+                               Visit.revision == seen)
         .values(status=OUTCOME[decision], updated_at=utcnow())
         .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
         db.session.refresh(visit)
+        if visit.status in REVIEWABLE and visit.revision != seen:
+            raise stale(visit, revision if revision is not None else seen)
         raise Conflict(f"The visit is already {visit.status} (revision {visit.revision}).",
                        code="already_reviewed")
+    if corrections is not None:
+        current = corrections_count(visit)
+        if current != corrections:  # the caller's unit of work rolls the decision back
+            raise AppError(f"The visit has {current} correction(s) on revision "
+                           f"{visit.revision}, you reviewed it with {corrections}: a colleague "
+                           "corrected an answer meanwhile. Look at it again.",
+                           code="stale_corrections", status=409, title="Conflict",
+                           errors={"corrections": [f"Current corrections: {current}."]})
     review = Review(visit_id=visit.id, revision=visit.revision, reviewer_id=reviewer.id,
                     decision=decision, comment=comment)
     db.session.add(review)
@@ -126,9 +158,21 @@ def correct_answer(*, visit: Visit, reviewer: User, question: str, value, not_ap
                    reason: str) -> AnswerCorrection:
     """Correct one answer with a reason; the original stays, the score is recomputed."""
     _not_own(visit, reviewer)
-    if visit.status not in REVIEWABLE:
+    # A conditional update first, as review_visit does: it checks the status in the database
+    # (not as read earlier) and holds the row's lock to the commit, so a decision and a
+    # correction never interleave: whichever comes second sees the first.
+    seen = visit.revision
+    changed = db.session.execute(
+        sa.update(Visit).where(Visit.id == visit.id, Visit.status.in_(REVIEWABLE),
+                               Visit.revision == seen)
+        .values(updated_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        db.session.refresh(visit)
+        if visit.status in REVIEWABLE:
+            raise stale(visit, seen)
         raise Conflict(f"The visit is {visit.status}; corrections are made during review "
                        "(an admin can reopen it).", code="not_in_review")
+    db.session.refresh(visit)
     form = compiled(visit.form_version)
     q = form.questions.get(question)
     if q is None:

@@ -25,6 +25,10 @@ def submitted(client, world, default_form):
 
 
 def review(client, uuid, headers, **body):
+    """POST a decision; the revision looked at is 1 unless given (None leaves it out)."""
+    body.setdefault("revision", 1)
+    if body["revision"] is None:
+        del body["revision"]
     return client.post(f"/api/v1/visits/{uuid}/review", json=body, headers=headers)
 
 
@@ -209,3 +213,224 @@ def test_the_audit_chain_verifies_after_a_review_cycle(client, world, submitted,
                 headers=world["admin"])
     with app.app_context():
         assert verify_chain().ok
+
+
+# --- the revision and the corrections a decision was taken on ---------------------------
+
+def test_a_decision_without_the_revision_is_422_and_changes_nothing(client, world, submitted,
+                                                                     count):
+    problem = assert_problem(review(client, submitted, world["supervisor"], decision="approve",
+                                    revision=None), 422, "validation_failed")
+    assert "revision" in problem["errors"]
+    assert count(Review) == 0
+    got = client.get(f"/api/v1/visits/{submitted}", headers=world["supervisor"]).json
+    assert got["status"] == "submitted"
+
+
+@pytest.mark.parametrize("revision", [0, "1", 1.5, 10_001])
+def test_a_revision_that_is_not_a_revision_number_is_422(client, world, submitted, count,
+                                                         revision):
+    problem = assert_problem(review(client, submitted, world["supervisor"], decision="approve",
+                                    revision=revision), 422, "validation_failed")
+    assert "revision" in problem["errors"]
+    assert count(Review) == 0
+
+
+def test_an_approval_that_missed_a_colleagues_correction_is_409(client, world, submitted,
+                                                                 headers_for, count):
+    colleague = headers_for("supervisor")
+    # the supervisor opens the visit: no corrections yet; a colleague corrects D02 meanwhile
+    assert correct(client, submitted, colleague, question="D02", value="yes",
+                   reason="The audio shows a payment was asked.").status_code == 201
+    problem = assert_problem(review(client, submitted, world["supervisor"], decision="approve",
+                                    corrections=0), 409, "stale_corrections")
+    assert problem["errors"]["corrections"] == ["Current corrections: 1."]
+    assert count(Review) == 0
+    got = client.get(f"/api/v1/visits/{submitted}", headers=world["supervisor"]).json
+    assert got["status"] == "submitted"
+    assert review(client, submitted, world["supervisor"], decision="approve",
+                  corrections=1).status_code == 201
+
+
+def test_corrections_must_be_a_count(client, world, submitted, count):
+    problem = assert_problem(review(client, submitted, world["supervisor"], decision="approve",
+                                    corrections=-1), 422, "validation_failed")
+    assert "corrections" in problem["errors"]
+    assert count(Review) == 0
+
+
+def test_a_correction_of_an_older_revision_is_409(client, world, submitted, count):
+    problem = assert_problem(correct(client, submitted, world["supervisor"], question="D02",
+                                     value="yes", reason="x", revision=2), 409,
+                             "stale_revision")
+    assert problem["errors"]["revision"] == ["Current revision is 1."]
+    assert count(AnswerCorrection) == 0
+    assert correct(client, submitted, world["supervisor"], question="D02", value="yes",
+                   reason="x", revision=1).status_code == 201
+
+
+def test_a_correction_checks_the_status_in_the_database_not_as_read(app, client, world,
+                                                                    submitted, count):
+    """The race: the visit was read while waiting, approved by a colleague before the
+    correction is written. The correction must see the approval and be refused."""
+    import uuid as uuid_module
+
+    from server.auth.models import User
+    from server.errors import Conflict
+    from server.review import service
+
+    with app.app_context():
+        visit = db.session.scalar(sa.select(Visit).where(
+            Visit.uuid == uuid_module.UUID(submitted)))
+        reviewer = db.session.scalar(sa.select(User).where(User.login == "adm"))
+        assert visit.status == "submitted"  # as read, before the colleague's decision
+        assert review(client, submitted, world["supervisor"],
+                      decision="approve").status_code == 201
+        with pytest.raises(Conflict) as refused:
+            service.correct_answer(visit=visit, reviewer=reviewer, question="D02", value="yes",
+                                   not_applicable=False, reason="late")
+        assert refused.value.code == "not_in_review"
+        db.session.rollback()
+    assert count(AnswerCorrection) == 0
+
+
+def test_an_approval_and_a_correction_at_once_never_interleave(client, world, submitted, app,
+                                                               pg_database, headers_for):
+    if pg_database is None:
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them anyway)")
+    colleague = headers_for("supervisor")
+    barrier, results = threading.Barrier(2), {}
+
+    def approve():
+        c = app.test_client()
+        barrier.wait()
+        results["approve"] = review(c, submitted, world["supervisor"], decision="approve",
+                                    corrections=0).status_code
+
+    def fix():
+        c = app.test_client()
+        barrier.wait()
+        results["correct"] = correct(c, submitted, colleague, question="D02", value="yes",
+                                     reason="audio").status_code
+
+    threads = [threading.Thread(target=approve), threading.Thread(target=fix)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # exactly one wins: an approval on the uncorrected visit, or the correction (and then the
+    # approval that did not see it is refused)
+    assert sorted(results.values()) == [201, 409], results
+
+
+# --- own visits --------------------------------------------------------------------------
+
+@pytest.fixture
+def promoted(commit, world, submitted):
+    """The inspector who made `submitted` is now a supervisor (same account, same token)."""
+    from server.auth.models import Role, User
+
+    def promote():
+        user = db.session.scalar(sa.select(User).where(User.login == "insp"))
+        user.role = Role.SUPERVISOR
+    commit(promote)
+    return world["inspector"]
+
+
+def test_a_promoted_inspector_cannot_review_their_own_visit(client, submitted, promoted, count):
+    assert_problem(review(client, submitted, promoted, decision="approve"), 403, "own_visit")
+    assert_problem(correct(client, submitted, promoted, question="D02", value="yes",
+                           reason="mine"), 403, "own_visit")
+    assert count(Review) == 0 and count(AnswerCorrection) == 0
+
+
+def test_the_queue_does_not_show_a_supervisor_their_own_visits(client, world, submitted,
+                                                               promoted):
+    assert client.get("/api/v1/review/queue", headers=promoted).json["total"] == 0
+    queue = client.get("/api/v1/review/queue", headers=world["supervisor"]).json
+    assert [v["uuid"] for v in queue["items"]] == [submitted]
+
+
+# --- queue filters -----------------------------------------------------------------------
+
+@pytest.fixture
+def two_waiting(client, commit, world, default_form, submitted):
+    """`submitted` (insp at AST-1, sent now) and a visit of insp2 at AST-2 sent 10 days ago."""
+    from datetime import timedelta
+
+    from server.assignments.models import Assignment
+    from server.auth.models import User
+    from server.db import utcnow
+    from server.offices.models import Office
+
+    def assign():
+        now = utcnow()
+        assignment = Assignment(
+            office=db.session.scalar(sa.select(Office).where(Office.code == "AST-2")),
+            inspector=db.session.scalar(sa.select(User).where(User.login == "insp2")),
+            form_version_id=world["version_id"], window_start=now - timedelta(days=3),
+            window_end=now + timedelta(days=3))
+        db.session.add(assignment)
+        db.session.flush()
+        return assignment.id
+    body = visit_payload(default_form, assignment=commit(assign))
+    resp = client.post("/api/v1/visits", json=body, headers=world["other_inspector"])
+    assert resp.status_code == 201, resp.json
+    commit(lambda: db.session.execute(
+        sa.update(Visit).where(Visit.uuid == __import__("uuid").UUID(body["uuid"]))
+        .values(submitted_at=utcnow() - timedelta(days=10))))
+    return submitted, body["uuid"]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", ["old", "new"]),
+    ("office=AST-1", ["new"]),
+    ("office=AST-2", ["old"]),
+    ("inspector=insp", ["new"]),
+    ("inspector=insp2", ["old"]),
+    ("inspector=INSP2", ["old"]),
+    ("older_than_days=7", ["old"]),
+    ("older_than_days=11", []),
+    ("office=AST-2&inspector=insp", []),
+    ("office=NOPE", []),
+])
+def test_the_queue_filters_by_office_inspector_and_age(client, world, two_waiting, query,
+                                                       expected):
+    new, old = two_waiting
+    names = {new: "new", old: "old"}
+    queue = client.get(f"/api/v1/review/queue?{query}", headers=world["supervisor"]).json
+    assert [names[v["uuid"]] for v in queue["items"]] == expected
+    assert queue["total"] == len(expected)
+
+
+def test_the_queue_filtered_by_a_region_of_the_supervisor(client, world, two_waiting,
+                                                          headers_for, commit):
+    from server.offices.models import Office
+    region = commit(lambda: db.session.scalar(sa.select(Office).where(
+        Office.code == "AST-1")).region.code)
+    mine = headers_for("supervisor", regions=[region])
+    assert client.get(f"/api/v1/review/queue?region={region}", headers=mine).json["total"] == 2
+
+
+def test_a_region_that_exists_but_is_not_the_supervisors_is_403(client, world, submitted,
+                                                                  headers_for, commit):
+    from server.offices.models import Office
+    from tests import factories
+    home = commit(lambda: db.session.scalar(sa.select(Office).where(
+        Office.code == "AST-1")).region.code)
+    elsewhere = commit(lambda: factories.region(code="ZZ").code)
+    outsider = headers_for("supervisor", regions=[elsewhere])
+    problem = assert_problem(client.get(f"/api/v1/review/queue?region={home}",
+                                        headers=outsider), 403, "out_of_scope")
+    assert home in problem["detail"]
+    assert client.get(f"/api/v1/review/queue?region={elsewhere}",
+                      headers=outsider).json["total"] == 0
+
+
+@pytest.mark.parametrize("query, field", [("older_than_days=-1", "older_than_days"),
+                                          ("older_than_days=x", "older_than_days"),
+                                          ("office=" + "x" * 100, "office")])
+def test_bad_queue_filters_are_422(client, world, query, field):
+    problem = assert_problem(client.get(f"/api/v1/review/queue?{query}",
+                                        headers=world["supervisor"]), 422, "validation_failed")
+    assert field in problem["errors"]["query"]

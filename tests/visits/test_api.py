@@ -555,7 +555,8 @@ def test_a_correction_does_not_survive_an_amendment(client, world, default_form,
     assert corrected.status_code == 201, corrected.json
     assert "D02" in corrected.json["critical"]
     returned = client.post(f"{url}/review", headers=world["supervisor"],
-                           json={"decision": "return", "comment": "Check C02 again."})
+                           json={"decision": "return", "comment": "Check C02 again.",
+                                 "revision": 1})
     assert returned.status_code == 201, returned.json
     amended = copy.deepcopy(body)
     next(a for a in amended["answers"] if a["question"] == "C02")["value"] = "no"
@@ -586,3 +587,106 @@ def test_a_correction_does_not_survive_an_amendment(client, world, default_form,
         assert [(c.question_id, c.revision, c.old_value) for c in db.session.scalars(
             sa.select(AnswerCorrection).order_by(AnswerCorrection.id))] == [
             ("D02", 1, "no"), ("C02", 2, "no")]
+
+
+# --- every problem at once, under the question id ----------------------------------------
+
+def test_a_malformed_answer_does_not_hide_the_others(client, world, default_form, count):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    answers = {a["question"]: a for a in body["answers"]}
+    answers["B03"]["evidence"] = ["not-a-sha"]
+    answers["C02"]["colour"] = "red"
+    answers["A01"]["value"] = "maybe"
+    body["answers"].append({"value": "yes"})  # no question id: reported under its index
+    problem = assert_problem(post(client, body, world["inspector"]), 422, "validation_failed")
+    assert problem["errors"] == {"answers": {
+        "A01": ["Answer 'yes' or 'no'."],
+        "B03": ["evidence.0: Not a SHA-256 (64 lower-case hex digits)."],
+        "C02": ["colour: Unknown field."],
+        str(len(body["answers"]) - 1): ["question: Missing data for required field."]}}
+    assert count(Visit) == 0
+
+
+@pytest.mark.parametrize("field,value", [("device", []), ("started_at", "yesterday"),
+                                         ("surprise", 1), ("position_end", {"lat": 91, "lon": 0})])
+def test_a_bad_field_does_not_hide_a_bad_answer(client, world, default_form, field, value,
+                                                count):
+    body = visit_payload(default_form, assignment=world["assignment"], overrides={"A01": "maybe"})
+    body[field] = value
+    problem = assert_problem(post(client, body, world["inspector"]), 422, "validation_failed")
+    assert set(problem["errors"]) == {field, "answers"}
+    assert problem["errors"]["answers"] == {"A01": ["Answer 'yes' or 'no'."]}
+    assert count(Visit) == 0
+
+
+def test_a_bad_field_of_an_amendment_does_not_hide_a_bad_answer(client, world, default_form,
+                                                                app):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    post(client, body, world["inspector"])
+    _return(app, body["uuid"])
+    amended = copy.deepcopy(body)
+    amended["device"] = "phone"
+    next(a for a in amended["answers"] if a["question"] == "A01")["value"] = "maybe"
+    resp = client.put(f"/api/v1/visits/{body['uuid']}", json=amended, headers=world["inspector"])
+    problem = assert_problem(resp, 422, "validation_failed")
+    assert problem["errors"]["answers"] == {"A01": ["Answer 'yes' or 'no'."]}
+    assert set(problem["errors"]) == {"device", "answers"}
+    with app.app_context():
+        visit = db.session.scalar(sa.select(Visit).where(Visit.uuid == uuid.UUID(body["uuid"])))
+        assert (visit.revision, visit.status) == (1, "returned")
+
+
+def test_a_bad_field_with_an_unknown_assignment_lists_what_can_be_judged(client, world,
+                                                                         default_form, count):
+    body = visit_payload(default_form, assignment=999, overrides={"A01": "maybe"})
+    body["device"] = []
+    problem = assert_problem(post(client, body, world["inspector"]), 422, "validation_failed")
+    assert set(problem["errors"]) == {"device"}  # no form to judge the answers by
+    assert count(Visit) == 0
+
+
+# --- earlier revisions stay readable -----------------------------------------------------
+
+def test_every_revision_is_readable_with_its_own_answers_and_corrections(client, world,
+                                                                         default_form, app):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    first = post(client, body, world["inspector"]).json
+    assert [(r["revision"], r["score"]) for r in first["revisions"]] == [(1, first["score"])]
+    url = f"/api/v1/visits/{body['uuid']}"
+    assert client.post(f"{url}/corrections", headers=world["supervisor"], json={
+        "question": "D02", "value": "yes", "reason": "The audio shows a fee was asked."}).status_code == 201
+    assert client.post(f"{url}/review", headers=world["supervisor"], json={
+        "decision": "return", "comment": "Check C02 again.", "revision": 1}).status_code == 201
+    amended = copy.deepcopy(body)
+    next(a for a in amended["answers"] if a["question"] == "C02")["value"] = "no"
+    assert client.put(url, json=amended, headers=world["inspector"]).status_code == 200
+
+    for who in ("supervisor", "admin", "inspector"):
+        got = client.get(url, headers=world[who]).json
+        one, two = got["revisions"]
+        assert (one["revision"], two["revision"]) == (1, 2)
+        assert one["score"] == pytest.approx(100) and two["score"] == got["score"] < 100
+        by_q1 = {a["question"]: a for a in one["answers"]}
+        by_q2 = {a["question"]: a for a in two["answers"]}
+        assert (by_q1["C02"]["value"], by_q2["C02"]["value"]) == ("yes", "no")
+        assert by_q1["D02"]["corrected"]["value"] == "yes"  # made on revision 1
+        assert by_q2["D02"]["corrected"] is None
+        assert len(one["answers"]) == len(body["answers"])
+        assert one["received_at"] < two["received_at"]
+        assert client.get(f"{url}/revisions/1", headers=world[who]).json == one
+        assert client.get(f"{url}/revisions/2", headers=world[who]).json == two
+
+
+@pytest.mark.parametrize("revision", ["0", "2", "99999999999999999999"])
+def test_a_revision_that_does_not_exist_is_404(client, world, default_form, revision):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    post(client, body, world["inspector"])
+    assert_problem(client.get(f"/api/v1/visits/{body['uuid']}/revisions/{revision}",
+                              headers=world["supervisor"]), 404, "not_found")
+
+
+def test_another_inspector_cannot_read_a_revision(client, world, default_form):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    post(client, body, world["inspector"])
+    assert_problem(client.get(f"/api/v1/visits/{body['uuid']}/revisions/1",
+                              headers=world["other_inspector"]), 404, "not_found")
