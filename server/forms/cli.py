@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 
 from ..db import unit_of_work
 from ..errors import AppError
@@ -84,9 +83,15 @@ def list_forms() -> None:
 @forms.command("import-xlsform")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the form YAML; survey_forms/<key>.v<version>.yaml by default.")
+              help="Where to write the form YAML; <key>.v<version>.yaml in the current "
+                   "directory by default (never survey_forms/, whose files `adal init` "
+                   "publishes: review the file, then move it there or publish it).")
 def import_xlsform(path: Path, output: Path | None) -> None:
-    """Convert an XLSForm workbook to a form YAML file, to review and then publish."""
+    """Convert an XLSForm workbook to a form YAML file, to review and then publish.
+
+    The file is written to the current directory unless -o says otherwise: an import lands in
+    survey_forms/, where `adal init` publishes every form file, only when someone puts it there.
+    """
     from .xlsform import import_xlsform as convert  # openpyxl only when needed
 
     try:
@@ -96,8 +101,7 @@ def import_xlsform(path: Path, output: Path | None) -> None:
         raise SystemExit(1) from exc
     definition = result.definition
     if output is None:
-        output = (Path(current_app.root_path).parent / "survey_forms"
-                  / f"{definition['key'].replace('-', '_')}.v{definition['version']}.yaml")
+        output = Path.cwd() / f"{definition['key'].replace('-', '_')}.v{definition['version']}.yaml"
     if output.exists():
         raise click.ClickException(f"{output} exists; choose another --output.")
     output.write_text(to_yaml(definition), encoding="utf-8")

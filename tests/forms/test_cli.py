@@ -185,3 +185,19 @@ def test_import_xlsform_reports_what_it_cannot_translate(forms, tmp_path):
     assert result.exit_code == 1
     assert "  survey!A3: type 'range' has no Adal equivalent" in result.stderr
     assert not output.exists()
+
+
+def test_import_xlsform_writes_to_the_current_directory_by_default(forms, tmp_path,
+                                                                    monkeypatch):
+    """Never into survey_forms/, whose every file `adal init` publishes unreviewed."""
+    source = workbook(tmp_path / "visit.xlsx", FULL_SURVEY, FULL_CHOICES, FULL_SETTINGS)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = sorted(p.name for p in (PROJECT_ROOT / "survey_forms").iterdir())
+    result = forms("import-xlsform", source)
+    assert result.exit_code == 0, result.output
+    written = work / "visit_check.v3.yaml"
+    assert f"Wrote {written} " in result.stdout
+    assert load_form_file(written)["key"] == "visit-check"
+    assert sorted(p.name for p in (PROJECT_ROOT / "survey_forms").iterdir()) == before
