@@ -10,7 +10,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, errors, health
+from . import config, errors, health, rest
 from . import models  # noqa: F401  (all tables known before create_all or migrations)
 from . import web
 from .auth import api as auth_api
@@ -62,6 +62,7 @@ def create_app(overrides: dict | None = None) -> Flask:
                                 x_proto=1, x_host=1)
     logging.basicConfig(level=logging.INFO)
 
+    rest.register(app)  # first: hostile text is refused before CSRF, limits or any view
     _db.init_app(app)
     migrate.init_app(app, _db, directory=str(config.PROJECT_ROOT / "migrations"))
     csrf.init_app(app)

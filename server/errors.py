@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -100,9 +101,41 @@ def wants_json() -> bool:
     return best in ("application/json", PROBLEM_JSON)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(value: Any) -> Any:
+    """`value` with every lone surrogate (in strings and keys) written as a \\u escape: an
+    error message may quote what the client sent, and UTF-8 cannot encode a lone surrogate."""
+    if isinstance(value, str):
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, dict):
+        return {_encodable(k) if isinstance(k, str) else k: _encodable(v)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encodable(v) for v in value]
+    return value
+
+
 def problem(status: int, code: str, title: str, detail: str, *, errors: dict | None = None,
             headers: dict | None = None, extra: dict | None = None) -> Response:
-    """Render one error as problem+json, or as an HTML page for browsers."""
+    """Render one error as problem+json, or as an HTML page for browsers; never raises."""
+    try:
+        resp = _render_problem(status, code, _encodable(title), _encodable(detail),
+                               errors=_encodable(errors), extra=_encodable(extra))
+    except Exception:  # a failing error page must not turn a 4xx into an unexplained 500
+        log.exception("rendering the %s problem %s failed", status, code)
+        body = {"type": f"urn:adal:problem:{code}", "status": status, "code": code,
+                "title": HTTP_CODES.get(status, ("", "Error"))[1],
+                "detail": "The error could not be described in full."}
+        resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def _render_problem(status: int, code: str, title: str, detail: str, *, errors: dict | None,
+                    extra: dict | None) -> Response:
     if wants_json():
         body: dict[str, Any] = {"type": f"urn:adal:problem:{code}", "title": title,
                                 "status": status, "detail": detail, "code": code}
@@ -110,15 +143,10 @@ def problem(status: int, code: str, title: str, detail: str, *, errors: dict | N
             body["errors"] = errors
         if extra:
             body.update(extra)
-        resp = Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
+        return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
                         mimetype=PROBLEM_JSON)
-    else:
-        html = render_template("error.html", status=status, title=title, detail=detail,
-                               code=code)
-        resp = Response(html, status=status, mimetype="text/html")
-    for name, value in (headers or {}).items():
-        resp.headers[name] = value
-    return resp
+    html = render_template("error.html", status=status, title=title, detail=detail, code=code)
+    return Response(html, status=status, mimetype="text/html")
 
 
 def _handle_app_error(error: AppError) -> Response:
@@ -193,6 +221,20 @@ def _handle_pool_exhausted(error: Exception) -> Response:
                    "Try again shortly.", headers={"Retry-After": "5"})
 
 
+def _handle_data_error(error: DataError) -> Response:
+    # The database refused a value the checks before it let through (last line of defence):
+    # the client's input, not our failure. The message names neither table nor value.
+    log.warning("database refused a value on %s %s: %s", request.method, request.path,
+                error.orig)
+    _rollback_quietly()
+    if "NUL" in str(error.orig):
+        return problem(400, "invalid_text", "Invalid text",
+                       "Text must not contain NUL (U+0000); nothing was changed.")
+    return problem(400, "invalid_value", "Invalid value",
+                   "The database refused a value of this request (out of range or of the "
+                   "wrong form); nothing was changed.")
+
+
 def _handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return _handle_http_exception(error)
@@ -212,4 +254,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(OperationalError, _handle_database_down)
     app.register_error_handler(InterfaceError, _handle_database_down)
     app.register_error_handler(PoolTimeout, _handle_pool_exhausted)
+    app.register_error_handler(DataError, _handle_data_error)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 
 import flask
@@ -13,7 +14,87 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .errors import AppError, MalformedJSON
+from .errors import AppError, MalformedJSON, NotFound, ValidationFailed
+
+# Text no column may hold: PostgreSQL refuses NUL in text, and a lone surrogate (a UTF-16 half,
+# which JSON's \uD800 escapes can produce) cannot be encoded as UTF-8 by anything downstream.
+# A paired escape (\ud83d\ude42) decodes to one character outside this range.
+HOSTILE = re.compile("[\x00\ud800-\udfff]")
+HOSTILE_MESSAGE = "Text must not contain NUL (U+0000) or unpaired surrogates (U+D800-U+DFFF)."
+HOSTILE_NAME_MESSAGE = ("Field names must not contain NUL (U+0000) or unpaired surrogates "
+                        "(U+D800-U+DFFF).")
+MAX_HOSTILE_ERRORS = 50  # a body full of NULs gets a short answer, not a copy of itself
+
+
+def escape_hostile(text: str) -> str:
+    """`text` with NUL and lone surrogates written as \\u escapes: safe to store, log or send."""
+    return HOSTILE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def hostile_text_errors(data) -> dict:
+    """Field messages for every string (value or key) in parsed JSON that holds hostile text,
+    nested like marshmallow's (list items under their index); {} when there is none."""
+    if isinstance(data, str):
+        return {"_schema": [HOSTILE_MESSAGE]} if HOSTILE.search(data) else {}
+    root: dict = {}
+    found = 0
+    stack = [(data, root)] if isinstance(data, (dict, list)) else []
+    while stack:  # a loop, not recursion: the parser allows nesting deeper than we may recurse
+        node, errors = stack.pop()
+        for key, child in (node.items() if isinstance(node, dict) else enumerate(node)):
+            if isinstance(key, str) and HOSTILE.search(key):
+                errors[escape_hostile(key)] = [HOSTILE_NAME_MESSAGE]
+                found += 1
+            elif isinstance(child, str):
+                if HOSTILE.search(child):
+                    errors[key] = [HOSTILE_MESSAGE]
+                    found += 1
+            elif isinstance(child, (dict, list)):
+                errors[key] = {}
+                stack.append((child, errors[key]))
+            if found >= MAX_HOSTILE_ERRORS:
+                return _prune(root)
+    return _prune(root) if found else {}
+
+
+def _prune(errors: dict) -> dict:
+    """Drop the empty dicts the walk leaves for containers without findings."""
+    pruned = {}
+    for key, value in errors.items():
+        if isinstance(value, dict):
+            value = _prune(value)
+            if not value:
+                continue
+        pruned[key] = value
+    return pruned
+
+
+def _hostile_fields(errors: dict) -> ValidationFailed:
+    count = len(errors)
+    return ValidationFailed(
+        f"{count} field{' holds' if count == 1 else 's hold'} NUL (U+0000) or unpaired "
+        "surrogate characters; see errors.", errors=errors)
+
+
+def refuse_hostile_text() -> None:
+    """Before any view: NUL in the path is a 404 (no code, slug or login holds one); NUL in a
+    query parameter, name or value, is a 422 naming it under "query", as webargs would. Werkzeug
+    decodes invalid UTF-8 in both without producing surrogates, so NUL is all that gets in."""
+    if "\x00" in flask.request.path:
+        raise NotFound("There is nothing at this address.")
+    bad = {}
+    for name, value in flask.request.args.items(multi=True):
+        if "\x00" in name:
+            bad[escape_hostile(name)] = [HOSTILE_NAME_MESSAGE]
+        elif "\x00" in value:
+            bad[name] = [HOSTILE_MESSAGE]
+    if bad:
+        raise _hostile_fields({"query": bad})
+
+
+def register(app: flask.Flask) -> None:
+    """Install the checks every request passes before its view (and before CSRF or limits)."""
+    app.before_request(refuse_hostile_text)
 
 
 def request_body(req: flask.Request) -> bytes:
@@ -52,9 +133,13 @@ class StrictParser(FlaskParser):
                                title="Unsupported media type")
             return core.missing
         try:
-            return core.parse_json(request_body(req))
+            data = core.parse_json(request_body(req))
         except RecursionError as exc:  # json.loads gives up on deep nesting
             raise MalformedJSON("The JSON body is nested too deeply.") from exc
+        errors = hostile_text_errors(data)
+        if errors:  # before any schema, hash or query sees the text
+            raise _hostile_fields(errors)
+        return data
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from ..db import paginate, unit_of_work
 from ..errors import NotFound, Unauthorized
 from ..extensions import limiter
-from ..rest import Blueprint, page_args, page_of
+from ..rest import Blueprint, escape_hostile, page_args, page_of
 from . import service
 from .access import ANY_ROLE, current_token, require_role, require_user
 from .models import Role, User
@@ -31,7 +31,10 @@ def _attempted_login() -> str:
         # parser can answer 415 to it.
         body = None
     login = body.get("login") if hasattr(body, "get") else None
-    return "login:" + (service.normalise_login(login)[:64] if isinstance(login, str) else "")
+    if not isinstance(login, str):
+        return "login:"
+    # A limit store such as Redis encodes its keys as UTF-8: no lone surrogate may reach it.
+    return "login:" + escape_hostile(service.normalise_login(login)[:64])
 
 
 def _failed(response) -> bool:
