@@ -8,6 +8,7 @@ the supervisor looked at, so a stale page gets a clear 409 and changes nothing.
 from __future__ import annotations
 
 import uuid as uuid_module
+from datetime import datetime, timezone
 
 import marshmallow as ma
 from flask import (Blueprint, current_app, redirect, render_template, request, url_for)
@@ -169,7 +170,6 @@ def _rule(rule: str, question: dict | None) -> str:
 
 def _when(value) -> str:
     """An ISO time as 'YYYY-MM-DD HH:MM' in UTC, as the rest of the page shows times."""
-    from datetime import datetime, timezone
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
@@ -297,7 +297,11 @@ def _revisions(visit, view: dict, questions: dict) -> list[dict]:
     out = []
     for row in sorted(rows, key=lambda r: r["revision"]):
         answers = []
-        for item in row.get("answers") or []:
+        given = row.get("answers") or []
+        if isinstance(given, dict):  # {question id: answer} is read the same way
+            given = [{"question": k, **(v if isinstance(v, dict) else {"value": v})}
+                     for k, v in given.items()]
+        for item in given:
             if not isinstance(item, dict):
                 continue
             qid = str(item.get("question") or item.get("question_id") or "")
@@ -306,7 +310,13 @@ def _revisions(visit, view: dict, questions: dict) -> list[dict]:
             answers.append({"question": qid, "label": _question_name(qid, questions),
                             "text": t("c_na") if na else fmt_answer(value, questions.get(qid)),
                             "changed": current.get(qid) != (na, value)})
-        out.append({"revision": row["revision"], "received_at": row.get("received_at"),
+        received = row.get("received_at")
+        if isinstance(received, str):
+            try:
+                received = datetime.fromisoformat(received)
+            except ValueError:
+                received = None
+        out.append({"revision": row["revision"], "received_at": received,
                     "score": row.get("score"), "answers": answers,
                     "current": row["revision"] == visit.revision})
     return out

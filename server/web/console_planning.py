@@ -3,6 +3,7 @@
 here through auth.service.update_user, audit-logged). Pages call services; no rules live here."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from ..forms.service import list_forms_query
 from ..offices.models import Office
 from ..periods import half_year_of
 from ..reports import service as report_service
+from ..validators import CODE_PATTERN
 from .console_access import staff, t
 from .i18n import page_language
 
@@ -160,9 +162,11 @@ def update_conflicts(login):
             raise ValidationFailed(t("c_err_conflicts"), errors={
                 "conflict_offices": [t("c_err_not_inspector", value=target.login)]})
         codes = _codes(raw)
+        valid = [c for c in codes if re.fullmatch(CODE_PATTERN, c)]  # no NUL to the database
         found = {o.code: o for o in db.session.scalars(
-            sa.select(Office).where(Office.code.in_(codes))).all()} if codes else {}
+            sa.select(Office).where(Office.code.in_(valid))).all()} if valid else {}
         refused = [c for c in codes if c not in found or not office_in_scope(user, found[c])]
+        refused = [c.encode("unicode_escape").decode("ascii") for c in refused]
         if refused:
             raise ValidationFailed(t("c_err_conflicts"), errors={
                 "conflict_offices": [t("c_err_unknown_offices", value=", ".join(refused))]})

@@ -138,7 +138,6 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
     shot(page, "photo-zoom")
     page.click("#zoom .zoom-toggle")
     page.wait_for_function("() => document.querySelector('#zoom').classList.contains('zoomed')")
-    shot(page, "photo-zoomed")
     page.keyboard.press("Escape")
     zoom.wait_for(state="hidden")
     page.fill("#comment", "Take the entrance photo at the office, please.")
@@ -481,7 +480,8 @@ def _approved_history(app, world, default_form):
                     db.session.add(row)
                     db.session.commit()
                     assignment = row.id
-                body = visit_payload(default_form, assignment=assignment, best=best or n == 0,
+                good = not (days_ago == 200 and n == 1) if best else n == 0  # a trend
+                body = visit_payload(default_form, assignment=assignment, best=good,
                                      started=started)
                 resp = client.post("/api/v1/visits", json=body, headers=world["inspector"])
                 assert resp.status_code == 201, resp.get_data(as_text=True)

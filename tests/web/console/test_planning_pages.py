@@ -167,6 +167,9 @@ def test_refused_conflict_lists_change_nothing(sup, world, app):
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert "Unknown or outside your regions: NOPE-1" in html and "<b>x</b>" not in html
+    resp = sup.post("/console/planning/inspectors/insp/conflicts?lang=en", data={
+        "csrf_token": token, "offices": "AST\x00-1"})
+    assert resp.status_code == 422 and "AST\\x00-1" in resp.get_data(as_text=True)
     resp = sup.post("/console/planning/inspectors/sup/conflicts?lang=ru", data={
         "csrf_token": token, "offices": world["office"]})
     assert resp.status_code == 422 and "не проверяющий" in resp.get_data(as_text=True)

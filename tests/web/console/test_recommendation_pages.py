@@ -76,7 +76,8 @@ def test_a_refused_recommendation_is_shown_and_stores_nothing(sup, world, app, d
     for fields, needle in (({"text": ""}, "Recommendation:"),
                            ({"text": "x", "due_date": "2001-01-01"}, "In the past"),
                            ({"text": "x", "due_date": "tomorrow"}, "Due:"),
-                           ({"text": "x", "visit": "not-a-uuid"}, "Visit:")):
+                           ({"text": "x", "visit": "not-a-uuid"}, "Visit:"),
+                           ({"text": "a\x00b"}, "Control character")):
         resp = sup.post(_page(world) + "?lang=en", data={"csrf_token": token, **fields})
         assert resp.status_code == 422, fields
         assert needle in resp.get_data(as_text=True), (fields, resp.get_data(as_text=True)[-3000:])
@@ -99,6 +100,9 @@ def test_move_a_recommendation_along_its_statuses(sup, world, app):
     # verified needs a comment: refused, nothing changes, the page says why.
     resp = sup.post(move + "?lang=en", data={"csrf_token": token, "status": "verified"})
     assert resp.status_code == 422 and "Required for verified" in resp.get_data(as_text=True)
+    resp = sup.post(move + "?lang=en", data={"csrf_token": token, "status": "verified",
+                                             "comment": "ok\x00", "verifying_visit": "x"})
+    assert resp.status_code == 422 and "Control character" in resp.get_data(as_text=True)
     # A status that is not next is a 409 with the allowed ones.
     resp = sup.post(move + "?lang=en", data={"csrf_token": token, "status": "open"})
     assert resp.status_code in (409, 422)
