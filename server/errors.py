@@ -18,11 +18,9 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db, limiter
+from .extensions import PROBLEM_JSON, db, limiter
 
 log = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
 
 # Stable codes for the HTTP errors Werkzeug and the extensions raise.
 HTTP_CODES = {

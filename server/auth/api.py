@@ -64,6 +64,7 @@ def rate_limited(view):
 @rate_limited
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenOut)
+@blp.doc(security=[], responses={"401": "UNAUTHORIZED", "429": "TOO_MANY_REQUESTS"})
 def create_token(data):
     """Exchange login and password for a bearer token (shown once; store it safely)."""
     with unit_of_work():
