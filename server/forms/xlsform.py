@@ -481,6 +481,9 @@ def _question(words, name, values, row, survey, lists, languages, default, probl
         if column.split("::")[0] == "required_message":
             warnings.append(f"{survey.where(row, column)}: column {column!r} was not imported: "
                             "the app shows its own message for an unanswered required question")
+        elif column.split("::")[0] == "constraint_message" and "constraint" not in values:
+            warnings.append(f"{survey.where(row, column)}: column {column!r} was not imported: "
+                            "this row has no constraint")
     for column in ("relevant", "constraint", "adal_critical"):
         if column not in values:
             continue

@@ -462,6 +462,17 @@ def test_required_message_is_reported_on_each_row_that_has_one(tmp_path):
                                              f"survey!{letter}5: {reason}"]
 
 
+def test_a_constraint_message_without_a_constraint_is_reported(tmp_path):
+    path = workbook(tmp_path / "c.xlsx", [
+        {"type": "begin group", "name": "g", "label": text("G")},
+        q("text", "a", constraint_message=text("Never shown")), {"type": "end group"}])
+    letters = {lang: column(path, "survey", f"constraint_message::{name} ({lang})")
+               for lang, name in LANGUAGE_NAMES.items()}
+    assert sorted(import_xlsform(path).warnings) == sorted(
+        f"survey!{letters[lang]}3: column 'constraint_message::{name.lower()} ({lang})' was not "
+        "imported: this row has no constraint" for lang, name in LANGUAGE_NAMES.items())
+
+
 def test_extra_choice_columns_are_reported_cell_by_cell(tmp_path):
     path = simple(tmp_path, q("select_one colour", "c"), choices=[
         {**opt("colour", "red"), "filter": "warm", "media::image": "red.png"},
