@@ -13,7 +13,8 @@ from ..db import paginate, unit_of_work
 from ..errors import Conflict, NotFound
 from ..rest import Blueprint, page_args, page_of, request_body
 from . import service
-from .schemas import VisitAmendIn, VisitIn, VisitOut, VisitQuery, VisitSummaryOut
+from .schemas import (RevisionOut, VisitAmendIn, VisitIn, VisitOut, VisitQuery,
+                      VisitSummaryOut)
 
 blp = Blueprint("visits", __name__, url_prefix="/api/v1",
                 description="Visits: exactly-once intake, validation, scores, flags, history.")
@@ -92,3 +93,16 @@ def amend_visit(data, visit_uuid):
         visit = service.amend_visit(inspector=inspector, visit_uuid=_uuid(visit_uuid), data=data,
                                     body=_body(), lang=_lang())
         return service.visit_view(visit)
+
+
+@blp.route("/visits/<visit_uuid>/revisions/<int:revision>", methods=["GET"])
+@require_role(*ANY_ROLE)
+@blp.response(200, RevisionOut)
+def get_revision(visit_uuid, revision):
+    """One revision of a visit as its inspector sent it, with the corrections made on it."""
+    visit = service.get_visit(user=require_user(), visit_uuid=_uuid(visit_uuid))
+    found = next((r for r in service.revisions_view(visit) if r["revision"] == revision), None)
+    if found is None:
+        raise NotFound(f"Visit {visit.uuid} has no revision {revision}; it has 1 to "
+                       f"{visit.revision}.")
+    return found

@@ -10,6 +10,7 @@ from .models import VisitStatus
 
 SHA256 = validate.Regexp(r"^[0-9a-f]{64}\Z", error="Not a SHA-256 (64 lower-case hex digits).")
 MAX_ANSWERS = 500
+SHAPE_ERRORS = "_shape_errors"  # VisitIn.load's key for what did not load
 
 
 class PositionIn(ma.Schema):
@@ -22,7 +23,7 @@ class PositionIn(ma.Schema):
 
 
 class AnswerIn(ma.Schema):
-    question = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    question = fields.String(required=True, validate=[validate.Length(min=1, max=64), plain_text])
     value = fields.Raw(load_default=None, allow_none=True,
                        metadata={"description": "Typed by the question: 'yes'/'no', a choice id, "
                                                 "a list of choice ids, a number, 'HH:MM', text, "
@@ -31,6 +32,17 @@ class AnswerIn(ma.Schema):
     note = Text(2000, load_default="", blank=True)
     evidence = fields.List(fields.String(validate=SHA256), load_default=list,
                            validate=validate.Length(max=20))
+
+
+class AnswerField(fields.Nested):
+    """An answer, documented as AnswerIn but passed on as sent: the service loads each one
+    (validation.load_answers) so its shape errors go under its question id, with the rest."""
+
+    def __init__(self, **kwargs):
+        super().__init__(AnswerIn, **kwargs)
+
+    def _deserialize(self, value, attr, data, partial=None, **kwargs):
+        return value
 
 
 class DeviceIn(ma.Schema):
@@ -54,9 +66,20 @@ class VisitIn(ma.Schema):
     ended_at = BoundedAwareDateTime(required=True)
     position_start = fields.Nested(PositionIn, load_default=None, allow_none=True)
     position_end = fields.Nested(PositionIn, load_default=None, allow_none=True)
-    answers = fields.List(fields.Nested(AnswerIn), required=True,
+    answers = fields.List(AnswerField(), required=True,
                           validate=validate.Length(max=MAX_ANSWERS))
     device = fields.Nested(DeviceIn, load_default=dict)
+
+    def load(self, data, *, many=None, partial=None, unknown=None):
+        """The fields that loaded, with every field's problem under SHAPE_ERRORS instead of a
+        ValidationError: the service adds the answers' problems and refuses them all at once
+        (a bad `device` must not hide a bad answer)."""
+        try:
+            return super().load(data, many=many, partial=partial, unknown=unknown)
+        except ma.ValidationError as exc:
+            if many or not isinstance(data, dict) or not isinstance(exc.valid_data, dict):
+                raise
+            return {**exc.valid_data, SHAPE_ERRORS: exc.messages}
 
     @validates_schema
     def target(self, data, **kw):
@@ -94,6 +117,14 @@ class HistoryOut(ma.Schema):
     detail = fields.Dict()
 
 
+class RevisionOut(ma.Schema):
+    revision = fields.Integer()
+    received_at = fields.AwareDateTime()
+    score = fields.Float(allow_none=True, metadata={"description": "As scored at intake."})
+    answers = fields.List(fields.Nested(AnswerOut), metadata={
+        "description": "The answers as sent in this revision, with the corrections made on it."})
+
+
 class VisitOut(ma.Schema):
     uuid = fields.UUID()
     status = fields.String()
@@ -116,6 +147,8 @@ class VisitOut(ma.Schema):
     revision = fields.Integer()
     submitted_at = fields.AwareDateTime()
     history = fields.List(fields.Nested(HistoryOut))
+    revisions = fields.List(fields.Nested(RevisionOut), metadata={
+        "description": "Every revision received, oldest first; the last is the current one."})
 
 
 class VisitSummaryOut(ma.Schema):

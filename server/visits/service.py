@@ -10,7 +10,7 @@ import json
 import uuid as uuid_module
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -34,7 +34,8 @@ from ..scoring.rules import CompiledForm, VisitScore, score_visit
 from .checks import FlagSpec, VisitFacts, run_checks
 from .models import (Answer, Flag, Visit, VisitEvidence, VisitFinding, VisitSectionScore,
                      VisitStatus, VisitSubmission)
-from .validation import check_answers, shown
+from .schemas import SHAPE_ERRORS
+from .validation import check_loaded, load_answers, shown
 
 _COMPILED: OrderedDict[tuple[int, str], CompiledForm] = OrderedDict()
 _COMPILED_MAX = 64
@@ -112,6 +113,36 @@ def _target(*, inspector: User, data: dict) -> tuple[Assignment | None, Office, 
     return None, office, version
 
 
+def _form_of(*, inspector: User, data: dict) -> FormVersion | None:
+    """The form version a malformed submission was made with, if it says so clearly enough."""
+    if isinstance(data.get("assignment"), int):
+        return db.session.scalar(sa.select(FormVersion).join(
+            Assignment, Assignment.form_version_id == FormVersion.id).where(
+            Assignment.id == data["assignment"], Assignment.inspector_id == inspector.id))
+    if data.get("assignment") is None and {"form_key", "form_version"} <= set(data):
+        return db.session.scalar(sa.select(FormVersion).join(FormVersion.form).where(
+            SurveyForm.key == data["form_key"], FormVersion.version == data["form_version"]))
+    return None
+
+
+def _refuse_malformed(*, inspector: User, data: dict, shape: dict, lang: str,
+                      version: FormVersion | None) -> None:
+    """Refuse a body whose fields did not all load, with its answers' problems too (checked
+    against `version` or the form the body names), so that everything is listed at once."""
+    errors = dict(shape)
+    if "answers" not in errors and isinstance(data.get("answers"), list):
+        version = version or _form_of(inspector=inspector, data=data)
+        if version is not None:
+            loaded, answer_errors = load_answers(data["answers"])
+            _, answer_errors = check_loaded(compiled(version), loaded, lang=lang,
+                                            errors=answer_errors)
+            if answer_errors:
+                errors["answers"] = answer_errors
+    count = sum(len(v) if k == "answers" else 1 for k, v in errors.items())
+    raise ValidationFailed(f"The visit has {count} problem(s); nothing was stored.",
+                           errors=errors)
+
+
 def _time_errors(data: dict) -> dict[str, list[str]]:
     # A clock running ahead is a flag (checks.py), not a refusal: the times are recorded facts
     # the inspector cannot correct, and a refused visit is a lost one.
@@ -170,13 +201,17 @@ class Intake:
     result: VisitScore
     flags: list[FlagSpec]
     event: AuditEvent | None = None
+    received_at: datetime | None = None  # when its body was stored in visit_submissions
+    body: dict | None = None
 
 
 def _check(*, visit: Visit, form: CompiledForm, inspector: User, data: dict, lang: str,
            window) -> Intake:
-    """Validate a submission against the pinned form, score it and run the evidence checks."""
+    """Validate a submission against the pinned form, score it and run the evidence checks.
+    data["answers"] becomes the answers as loaded (each shape checked on its own)."""
     errors: dict = _time_errors(data)
-    answers, answer_errors = check_answers(form, data["answers"], lang=lang)
+    data["answers"], shape_errors = load_answers(data["answers"])
+    answers, answer_errors = check_loaded(form, data["answers"], lang=lang, errors=shape_errors)
     evidence, evidence_errors = _evidence(inspector=inspector, answers_in=data["answers"])
     for qid, messages in evidence_errors.items():
         answer_errors.setdefault(qid, []).extend(messages)
@@ -236,9 +271,10 @@ def _store(*, visit: Visit, intake: Intake, data: dict, body: dict, sha: str) ->
             {"visit_id": visit.id, "kind": f.kind, "severity": f.severity, "detail": f.detail}
             for f in intake.flags])
     store_results(visit_id=visit.id, result=result)
+    intake.received_at, intake.body = utcnow(), body
     db.session.execute(sa.insert(VisitSubmission), [{
         "visit_id": visit.id, "revision": visit.revision, "body": body, "body_sha256": sha,
-        "score": result.score, "received_at": utcnow()}])
+        "score": result.score, "received_at": intake.received_at}])
 
 
 def store_results(*, visit_id: int, result: VisitScore) -> None:
@@ -255,10 +291,13 @@ def store_results(*, visit_id: int, result: VisitScore) -> None:
 def submit_visit(*, inspector: User, data: dict, body: dict, lang: str
                  ) -> tuple[Visit, Intake | None]:
     """Receive a finished visit; (visit, its intake) when new, (stored visit, None) for a replay."""
+    shape = data.pop(SHAPE_ERRORS, None)
     sha = body_sha256(body)
-    existing = get_by_uuid(data["uuid"])
+    existing = get_by_uuid(data["uuid"]) if "uuid" in data else None
     if existing is not None:
         return replay(visit=existing, inspector=inspector, sha=sha), None
+    if shape:
+        _refuse_malformed(inspector=inspector, data=data, shape=shape, lang=lang, version=None)
     try:
         assignment, office, version = _target(inspector=inspector, data=data)
     except Conflict as exc:
@@ -296,9 +335,13 @@ def amend_visit(*, inspector: User, visit_uuid: uuid_module.UUID, data: dict, bo
                                                      Visit.inspector_id == inspector.id))
     if visit is None:
         raise NotFound(f"No visit {visit_uuid}.")
+    shape = data.pop(SHAPE_ERRORS, None)
     sha = body_sha256(body)
     if visit.submissions and visit.submissions[-1].body_sha256 == sha:
         return visit  # a replay of the last amendment
+    if shape:
+        _refuse_malformed(inspector=inspector, data=data, shape=shape, lang=lang,
+                          version=visit.form_version)
     if data["uuid"] != visit.uuid:
         raise ValidationFailed("The body's uuid is not the visit's.",
                                errors={"uuid": ["Must be the visit's UUID."]})
@@ -361,6 +404,41 @@ def _history(events) -> list[dict]:
             for e in events]
 
 
+def _revision(*, revision: int, received_at: datetime, score: float | None, body: dict,
+              corrected: dict[str, dict]) -> dict:
+    """One submitted revision as received: its answers from the stored body, with the
+    corrections made on that revision."""
+    return {"revision": revision, "received_at": received_at, "score": score, "answers": [
+        {"question_id": item["question"], "value": item.get("value"),
+         "not_applicable": item.get("not_applicable", False), "note": item.get("note", ""),
+         "evidence": list(dict.fromkeys(item.get("evidence", []))),
+         "corrected": corrected.get(item["question"])}
+        for item in body.get("answers", [])]}
+
+
+def revisions_view(visit: Visit) -> list[dict]:
+    """Every revision of a visit, oldest first (the last is the current one)."""
+    return _revisions(visit, _corrections(visit))
+
+
+def _revisions(visit: Visit, corrections: dict[int, dict[str, dict]]) -> list[dict]:
+    return [_revision(revision=s.revision, received_at=s.received_at, score=s.score,
+                      body=s.body, corrected=corrections.get(s.revision, {}))
+            for s in visit.submissions]
+
+
+def _corrections(visit: Visit) -> dict[int, dict[str, dict]]:
+    """The newest correction of each question, per revision."""
+    found: dict[int, dict[str, dict]] = {}
+    for c in db.session.scalars(sa.select(AnswerCorrection).where(
+            AnswerCorrection.visit_id == visit.id).order_by(AnswerCorrection.id)):
+        found.setdefault(c.revision, {})[c.question_id] = {
+            "value": c.new_value, "not_applicable": c.new_not_applicable, "reason": c.reason,
+            "by": c.corrected_by.login, "at": c.created_at.isoformat(),
+            "score_before": c.score_before, "score_after": c.score_after}
+    return found
+
+
 def intake_view(visit: Visit, intake: Intake, data: dict) -> dict:
     """The answer to a new submission, from what is in hand: no second trip to the database."""
     version = visit.form_version
@@ -383,6 +461,8 @@ def intake_view(visit: Visit, intake: Intake, data: dict) -> dict:
         "lost_points": _lost(intake.result),
         "revision": visit.revision, "submitted_at": visit.submitted_at,
         "history": _history([intake.event] if intake.event is not None else []),
+        "revisions": [_revision(revision=visit.revision, received_at=intake.received_at,
+                                score=visit.score, body=intake.body, corrected={})],
     }
 
 
@@ -398,16 +478,11 @@ def visit_view(visit: Visit) -> dict:
         evidence.setdefault(link.question_id, []).append(link.media.sha256)
     form = compiled(visit.form_version)
     answers = {a.question_id: ScoredAnswer(a.value, a.not_applicable) for a in visit.answers}
-    corrected: dict[str, dict] = {}
+    corrections = _corrections(visit)
     # Corrections belong to the revision they were made on: an amendment is answered afresh.
-    for c in db.session.scalars(sa.select(AnswerCorrection).where(
-            AnswerCorrection.visit_id == visit.id, AnswerCorrection.revision == visit.revision)
-            .order_by(AnswerCorrection.id)):
-        answers[c.question_id] = ScoredAnswer(c.new_value, c.new_not_applicable)
-        corrected[c.question_id] = {
-            "value": c.new_value, "not_applicable": c.new_not_applicable, "reason": c.reason,
-            "by": c.corrected_by.login, "at": c.created_at.isoformat(),
-            "score_before": c.score_before, "score_after": c.score_after}
+    corrected = corrections.get(visit.revision, {})
+    for qid, c in corrected.items():
+        answers[qid] = ScoredAnswer(c["value"], c["not_applicable"])
     result = score_visit(form, answers)
     events = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.object_type == "visit", AuditEvent.object_id == str(visit.uuid))
@@ -428,4 +503,5 @@ def visit_view(visit: Visit) -> dict:
         "lost_points": _lost(result),
         "revision": visit.revision, "submitted_at": visit.submitted_at,
         "history": _history(events),
+        "revisions": _revisions(visit, corrections),
     }

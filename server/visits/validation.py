@@ -91,10 +91,58 @@ def value_problem(question: dict, value: Any) -> str | None:
     return f"Unknown question type {qtype!r}."
 
 
-def check_answers(form: CompiledForm, answers_in: list[dict], *, lang: str
+def _flat(messages, path: str = "") -> list[str]:
+    """marshmallow's nested messages as "field.index: message" lines."""
+    if isinstance(messages, dict):
+        return [line for key, inner in messages.items()
+                for line in _flat(inner, f"{path}.{key}" if path else str(key))]
+    return [f"{path}: {m}" if path else str(m) for m in messages]
+
+
+def answer_key(item: Any, index: int) -> str:
+    """Where an answer's errors go: its question id, or its index in `answers` ("3") when the
+    id itself is missing or not a possible id. Question ids start with a letter, so the two
+    never collide."""
+    qid = item.get("question") if isinstance(item, dict) else None
+    if isinstance(qid, str) and 1 <= len(qid) <= 64 and qid.isprintable():
+        return qid
+    return str(index)
+
+
+def load_answers(answers_in: list) -> tuple[list[dict], dict[str, list[str]]]:
+    """Each answer's shape, one by one: (the answers that loaded, shape errors keyed by
+    answer_key), so one malformed answer hides neither the others nor its own question."""
+    from .schemas import AnswerIn  # schemas.py imports from here
+
+    schema, loaded, errors = AnswerIn(), [], {}
+    for index, item in enumerate(answers_in):
+        key = answer_key(item, index)
+        if not isinstance(item, dict):
+            errors.setdefault(key, []).append(
+                "Give each answer as an object: {question, value, not_applicable, note, "
+                "evidence}.")
+            continue
+        try:
+            loaded.append(schema.load(item))
+        except ValidationError as exc:
+            errors.setdefault(key, []).extend(_flat(exc.messages))
+    return loaded, errors
+
+
+def check_answers(form: CompiledForm, answers_in: list, *, lang: str
                   ) -> tuple[dict[str, Answer], dict[str, list[str]]]:
-    """(valid answers by question id, errors by question id) for one submission."""
-    errors: dict[str, list[str]] = {}
+    """(valid answers by question id, errors by question id) for one submission, its answers
+    as sent: shape (load_answers) and meaning (check_loaded) at once."""
+    loaded, errors = load_answers(answers_in)
+    return check_loaded(form, loaded, lang=lang, errors=errors)
+
+
+def check_loaded(form: CompiledForm, answers_in: list[dict], *, lang: str,
+                 errors: dict[str, list[str]] | None = None
+                 ) -> tuple[dict[str, Answer], dict[str, list[str]]]:
+    """check_answers for answers load_answers gave, merged into its shape `errors`: an answer
+    whose shape was wrong counts as given (no "Required."), and what depends on it waits."""
+    errors = {key: list(messages) for key, messages in (errors or {}).items()}
     answers: dict[str, Answer] = {}
 
     def fail(qid: str, message: str) -> None:

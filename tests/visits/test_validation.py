@@ -283,3 +283,39 @@ def test_the_default_checklist_accepts_its_best_answers():
     valid, errors = check_answers(default_form, answers_for(default_form), lang="en")
     assert errors == {}
     assert "A01" in valid
+
+
+# shape, answer by answer ----------------------------------------------------------------
+
+def test_a_malformed_answer_is_reported_under_its_question_with_the_others():
+    f = form(yes_no("Q1", required=True), yes_no("Q2", required=True),
+             yes_no("Q3", required=True))
+    items = [{"question": "Q1", "value": "yes", "evidence": ["x"], "mood": "happy"},
+             {"question": "Q2", "value": "maybe"},
+             {"question": "Q3", "value": "no", "not_applicable": "sometimes"}]
+    assert errors_of(f, items) == {
+        "Q1": ["evidence.0: Not a SHA-256 (64 lower-case hex digits).", "mood: Unknown field."],
+        "Q2": ["Answer 'yes' or 'no'."],
+        "Q3": ["not_applicable: Not a valid boolean."],
+    }  # and no "Required." for Q1 or Q3: they were given, badly
+
+
+def test_without_a_usable_question_id_an_answer_is_reported_under_its_index():
+    f = form(yes_no("Q1"))
+    items = [{"question": "Q1", "value": "yes"}, {"value": "yes"}, "yes",
+             {"question": "", "value": "no"}, {"question": 7}, {"question": "x" * 65}]
+    errors = errors_of(f, items)
+    assert errors["1"] == ["question: Missing data for required field."]
+    assert errors["2"] == ["Give each answer as an object: {question, value, not_applicable, "
+                           "note, evidence}."]
+    assert errors["3"] == ["question: Length must be between 1 and 64."]
+    assert errors["4"] == ["question: Not a valid string."]
+    assert errors["5"] == ["question: Length must be between 1 and 64."]
+    assert set(errors) == {"1", "2", "3", "4", "5"}
+
+
+def test_what_depends_on_a_malformed_answer_waits_for_it():
+    f = form(yes_no("Q1", required=True),
+             {"id": "Q2", "type": "integer", "required": True, "relevant": "Q1 == 'yes'"})
+    assert errors_of(f, [{"question": "Q1", "value": "yes", "note": 5}]) == {
+        "Q1": ["note: Not a valid string."]}
