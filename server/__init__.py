@@ -43,17 +43,19 @@ class JSONProvider(DefaultJSONProvider):
             raise json.JSONDecodeError("nested too deeply", "", 0) from exc
 
 
-def create_app(overrides: dict | None = None) -> Flask:
-    """Build the app; tests pass `overrides`, deployments set ADAL_* environment variables."""
+def create_app(overrides: dict | None = None, *, instance_path: str | None = None) -> Flask:
+    """Build the app; tests pass `overrides` (and a temp `instance_path`), deployments set
+    ADAL_* environment variables."""
     # No app-level /static: the web blueprint serves server/web/static at /static.
-    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
+                static_folder=None)
     app.json_provider_class = JSONProvider
     app.json = JSONProvider(app)
     app.config.from_mapping(config.DEFAULTS)
     app.config.from_mapping(API_TITLE="Adal", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
                             OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
                             API_SPEC_OPTIONS=config.API_SPEC_OPTIONS)
-    app.config.from_prefixed_env("ADAL")
+    config.from_environment(app.config)
     app.config.update(overrides or {})
     config.finalise(app.config, app.instance_path)
     config.validate(app.config)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,8 +67,29 @@ DEFAULTS.update({
 })
 
 
+# Settings that are text whatever they look like. Flask's from_prefixed_env() reads each value
+# as JSON first, so ADAL_SECRET_KEY=12345678901234567890 would arrive as an int (and break
+# signing) and ADAL_S3_BUCKET=2026 as a number; these are taken from the environment verbatim.
+TEXT_SETTINGS = frozenset({key for key, value in DEFAULTS.items() if isinstance(value, str)} | {
+    "SECRET_KEY", "DATABASE_URL", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_REGION",
+    "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "UPLOAD_SPOOL"})
+
+SECRET_FILE = "secret_key"
+SECRET_READ_ATTEMPTS = 50  # x 0.1 s: how long a starting process waits for another's key
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the app refuses to start."""
+
+
+def from_environment(config) -> None:
+    """ADAL_* variables onto `config`: numbers and booleans parsed as JSON (Flask's rule),
+    text settings (TEXT_SETTINGS) kept as the exact string given."""
+    config.from_prefixed_env("ADAL")
+    for key in TEXT_SETTINGS:
+        raw = os.environ.get(f"ADAL_{key}")
+        if raw is not None:
+            config[key] = raw
 
 
 def finalise(config, instance_path: str) -> None:
@@ -89,16 +112,21 @@ def finalise(config, instance_path: str) -> None:
         # A writer waits for another writer instead of failing with "database is locked".
         engine_options = {"connect_args": {"timeout": 30}}
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
-    config["MAX_CONTENT_LENGTH"] = int(config["MAX_REQUEST_BYTES"])
+    # Wrong values are left for validate() to name; they must not crash the start here.
+    config["MAX_CONTENT_LENGTH"] = _whole(config["MAX_REQUEST_BYTES"])
     # Only a 429 says when to retry (errors.py); X-RateLimit headers on every sign-in answer
     # would tell a client with one typo to wait a minute.
     config["RATELIMIT_HEADERS_ENABLED"] = False
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    config["PERMANENT_SESSION_LIFETIME"] = int(config["SESSION_LIFETIME_HOURS"]) * 3600
+    config["PERMANENT_SESSION_LIFETIME"] = (_whole(config["SESSION_LIFETIME_HOURS"]) or 0) * 3600
     # CSRF is checked for cookie-authenticated requests only (server.auth.access, server.web.views).
     config["WTF_CSRF_CHECK_DEFAULT"] = False
     config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+
+
+def _whole(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def validate(config) -> None:
@@ -115,8 +143,8 @@ def validate(config) -> None:
         if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] <= 0:
             problems.append(f"ADAL_{key} must be a positive integer")
     problems += _media_problems(config)
-    if len(str(config["SECRET_KEY"])) < 16:
-        problems.append("ADAL_SECRET_KEY must be at least 16 characters")
+    if not isinstance(config["SECRET_KEY"], str) or len(config["SECRET_KEY"]) < 16:
+        problems.append("ADAL_SECRET_KEY must be text of at least 16 characters")
     try:
         ZoneInfo(str(config["TIMEZONE"]))
     except (ZoneInfoNotFoundError, ValueError):
@@ -162,21 +190,48 @@ def _media_problems(config) -> list[str]:
 
 
 def _instance_secret(instance: Path) -> str:
-    """A random key kept in the instance folder, so sessions survive restarts."""
-    path = instance / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
+    """A random key kept in the instance folder (mode 0600), so sessions survive restarts.
+
+    Several processes may start at once (gunicorn workers): each writes a complete key to a
+    temp file and hard-links it into place, which fails if a key is there already, so the file
+    appears whole or not at all and the first one wins. A reader that still finds it empty (a
+    key written by an older version, non-atomically) waits for the content.
+    """
+    path = instance / SECRET_FILE
+    key = _read_secret(path)
+    if key is not None:
+        return key
     instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
+    fd, temp = tempfile.mkstemp(dir=instance, prefix=".secret_key.")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process started at the same moment and won
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:  # another process started at the same moment and won
+            pass
+    finally:
+        os.unlink(temp)
+    key = _read_secret(path)
+    if key is None:
+        raise ConfigError(f"{path} is empty; delete it (sessions will end) or set "
+                          "ADAL_SECRET_KEY")
     return key
+
+
+def _read_secret(path: Path) -> str | None:
+    """The key in `path`; None if there is no file; waits a while for an empty one to fill."""
+    for attempt in range(SECRET_READ_ATTEMPTS):
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        if key:
+            return key
+        time.sleep(0.1)
+    return None
 
 
 API_SPEC_OPTIONS = {
