@@ -4,7 +4,7 @@ The app runs under gunicorn on PostgreSQL. Each client posts complete visits (45
 on its own assignment) over keep-alive connections; the baseline is GET /api/v1/version of the
 same app under the same load, so the ratio says what intake costs whatever the machine.
 
-    python -m bench.intake [--clients 16] [--seconds 20] [--workers 4] [--threads 4]
+    python -m bench.intake [--clients 16] [--seconds 20] [--workers 4] [--threads 2]
 """
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """/api/v1/assignments: supervisors plan visits; inspectors see their own."""
 from __future__ import annotations
 
+from functools import wraps
+
 import sqlalchemy as sa
 from flask import request
 
@@ -28,15 +30,28 @@ def _replay_many(record):
     return {"created": len(items), "items": items}
 
 
+def _csv_is_the_import(view):
+    """A CSV body (Content-Type: text/csv) POSTed to /assignments is the import: the same code
+    path, answered like POST /assignments/import (201 with created and items)."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if request.mimetype == "text/csv":
+            return import_assignments()
+        return view(*args, **kwargs)
+    return wrapped
+
+
 @blp.route("/assignments", methods=["POST"])
 @require_role(Role.SUPERVISOR, Role.ADMIN)
+@_csv_is_the_import
 @blp.arguments(AssignmentIn)
 @blp.response(201, AssignmentOut)
 @idempotent(_replay_one)
 def create_assignment(data):
     """Plan one visit (Idempotency-Key supported). Refused with reasons: conflict list,
     inactive office or inspector, unknown or retired form version; a repeat in the period
-    is a warning."""
+    is a warning. A body sent as `Content-Type: text/csv` is a CSV import, exactly as
+    POST /assignments/import."""
     with unit_of_work():
         assignment = service.create_assignment(data=data, actor=require_user())
         remember("assignment", [assignment.id])

@@ -639,3 +639,42 @@ def test_list_filters_outside_2000_to_2100_are_422_not_500(client, world, name, 
     problem = assert_problem(client.get(f"{URL}?{name}={value}", headers=world["supervisor"]),
                              422, "validation_failed")
     assert problem["errors"]["query"][name] == [OUT_OF_RANGE]
+
+
+# --- a CSV posted to /assignments is the import --------------------------------------------
+
+@pytest.mark.parametrize("content_type", ["text/csv", "text/csv; charset=utf-8"])
+def test_a_csv_posted_to_the_collection_is_imported(client, app, world, content_type, count):
+    text = "\n".join([CSV_HEADER, csv_line(), csv_line(office="AST-1", inspector="insp")]) + "\n"
+    resp = client.post(URL, data=text.encode(), content_type=content_type,
+                       headers=world["supervisor"])
+    assert resp.status_code == 201, resp.json
+    assert resp.json["created"] == 2
+    assert [(a["office"], a["inspector"]) for a in resp.json["items"]] == [
+        ("AST-2", "insp2"), ("AST-1", "insp")]
+    assert count(Assignment) == 3
+    assert len(events(app, "assignment_created")) == 2
+
+
+def test_a_bad_csv_posted_to_the_collection_is_refused_like_the_import(client, world, count):
+    text = "\n".join([CSV_HEADER, csv_line(), csv_line(office="NOPE-9")]) + "\n"
+    resp = client.post(URL, data=text.encode(), content_type="text/csv",
+                       headers=world["supervisor"])
+    problem = assert_problem(resp, 422, "csv_invalid_rows")
+    assert problem["errors"] == {"line 3": ["office: Unknown office 'NOPE-9'."]}
+    assert count(Assignment) == 1
+
+
+def test_a_csv_posted_to_the_collection_needs_a_planner(client, world, count):
+    text = "\n".join([CSV_HEADER, csv_line()]) + "\n"
+    resp = client.post(URL, data=text.encode(), content_type="text/csv",
+                       headers=world["inspector"])
+    assert_problem(resp, 403, "forbidden")
+    assert count(Assignment) == 1
+
+
+def test_other_bodies_than_json_or_csv_are_415(client, world, count):
+    resp = client.post(URL, data=b"office=AST-2", content_type="text/plain",
+                       headers=world["supervisor"])
+    assert_problem(resp, 415, "unsupported_media_type")
+    assert count(Assignment) == 1
