@@ -31,8 +31,8 @@ from . import console_admin, console_planning
 from .console_access import SignIn, staff, t
 from .i18n import STRINGS, page_language
 
-# Its own static route: the app's /static/<path> rule (no folder behind it) shadows web.static,
-# so /static/adal.css is a 404 today (see docs/console.md); the console serves it here too.
+# Its own static route: console.js lives here; /console/static/adal.css is the same file as
+# /static/adal.css (which base.html links), kept for pages and bookmarks that name it.
 bp = Blueprint("console", __name__, url_prefix="/console", static_folder="static",
                static_url_path="/static")
 
