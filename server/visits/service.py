@@ -294,10 +294,13 @@ def submit_visit(*, inspector: User, data: dict, body: dict, lang: str
     shape = data.pop(SHAPE_ERRORS, None)
     sha = body_sha256(body)
     existing = get_by_uuid(data["uuid"]) if "uuid" in data else None
+    if shape:  # 422, unless it is exactly a body already stored (stricter rules since)
+        if existing is None or existing.inspector_id != inspector.id \
+                or sha not in {s.body_sha256 for s in existing.submissions}:
+            _refuse_malformed(inspector=inspector, data=data, shape=shape, lang=lang,
+                              version=None)
     if existing is not None:
         return replay(visit=existing, inspector=inspector, sha=sha), None
-    if shape:
-        _refuse_malformed(inspector=inspector, data=data, shape=shape, lang=lang, version=None)
     try:
         assignment, office, version = _target(inspector=inspector, data=data)
     except Conflict as exc:

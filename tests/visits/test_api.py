@@ -787,3 +787,15 @@ def test_a_failure_at_the_last_step_of_intake_leaves_nothing(client, world, defa
     monkeypatch.undo()  # and the same body then goes through, once
     assert post(client, body, world["inspector"]).status_code == 201
     assert count(Visit) == 1
+
+
+def test_a_malformed_body_under_a_stored_uuid_is_422_not_a_conflict(client, world, default_form,
+                                                                    count):
+    body = visit_payload(default_form, assignment=world["assignment"])
+    post(client, body, world["inspector"])
+    malformed = {**body, "device": []}
+    problem = assert_problem(post(client, malformed, world["inspector"]), 422,
+                             "validation_failed")
+    assert set(problem["errors"]) == {"device"}
+    assert post(client, body, world["inspector"]).status_code == 200  # the replay still works
+    assert count(Visit) == 1
