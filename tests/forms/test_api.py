@@ -1,6 +1,8 @@
 """/api/v1/forms over HTTP: the contract the inspector app relies on, languages, bad requests."""
 from __future__ import annotations
 
+import io
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,6 +14,7 @@ from server.forms.models import FormVersion
 
 from .test_loader import form, question
 from tests.problems import assert_problem  # noqa: F401
+from tests.web.console.helpers import page_token, sign_in
 
 DEFAULT_FORM = PROJECT_ROOT / "survey_forms" / "service_centre_visit.v1.yaml"
 KEY = "service-centre-visit"
@@ -199,3 +202,21 @@ def test_a_bad_token_is_401(client, default_form):
 @pytest.mark.parametrize("role", ["inspector", "supervisor", "admin"])
 def test_every_role_reads_forms(client, headers_for, default_form, role):
     assert client.get(URL, headers=headers_for(role)).status_code == 200
+
+
+# --- the console's form upload: a badly shaped file is a list of problems, not a 500 ------------
+
+@pytest.mark.parametrize("bad_id", ["[a]", "{a: 1}"])
+def test_a_section_id_that_is_a_list_or_mapping_is_a_422_in_the_console(client, world, app,
+                                                                          bad_id):
+    sign_in(client, "adm")
+    text = (PROJECT_ROOT / "survey_forms" / "service_centre_visit.v1.yaml").read_text("utf-8")
+    text = text.replace("version: 1\n", "version: 2\n", 1).replace(
+        "  - id: accessibility\n", f"  - id: {bad_id}\n", 1)
+    resp = client.post("/console/admin/forms?lang=en", content_type="multipart/form-data",
+                       data={"csrf_token": page_token(client, "/console/admin"),
+                             "file": (io.BytesIO(text.encode()), "v2.yaml")})
+    assert resp.status_code == 422
+    assert "sections[0].id: use letters, digits and" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(FormVersion.id))) == 1

@@ -330,7 +330,8 @@ def test_a_unit_on_a_yes_no_question_is_reported():
 
 def test_a_decimal_question_without_a_unit_is_reported():
     assert only_problem(form(question("q1", "decimal"))) == (
-        "sections[0].questions[0].unit", 'a decimal question needs its unit, e.g. "cm", "%" or "°C"')
+        "sections[0].questions[0].unit",
+        'a decimal question needs its unit, e.g. "cm", "%" or "°C"')
 
 
 @pytest.mark.parametrize("qtype", ["decimal", "integer", "duration_min"])
