@@ -76,11 +76,19 @@ def _tab_through(page, presses: int) -> list[dict]:
     return seen
 
 
+def _screen_drawn(page) -> None:
+    """Until the app has drawn the screen and put the focus on <main> (no ring: not a control)."""
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'main'")
+
+
 def test_every_focused_control_draws_a_visible_outline(phone, world):
     page = phone
     flows.sign_in(page)
-    seen = _tab_through(page, 8)  # skip link, bar links, language, consent, Start visit …
+    page.wait_for_selector("[data-assignment]")
+    _screen_drawn(page)
+    seen = _tab_through(page, 8)  # consent, Start visit, sign out …
     flows.start_visit(page, world["assignment"])
+    _screen_drawn(page)
     flows.answer(page, "A01", "no")  # the evidence buttons, its note open
     page.locator("#top a.back").focus()
     seen += _tab_through(page, 45)
