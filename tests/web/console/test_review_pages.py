@@ -153,6 +153,8 @@ def test_visit_page_shows_labels_not_codes_in_each_language(sup, world, default_
         assert choice in a06 and ">working<" not in a06 and "\nworking\n" not in a06, lang
         assert re.search(rf"<td>{yes}\s*</td>", a01), (lang, a01)
         assert f'<span class="kv">{distance}: ' in html, lang
+        # The correction field suggests the codes with their labels.
+        assert f'<option value="working" label="A06: {choice}">' in html, lang
         assert submitted in html, lang
     assert f'name="revision" value="{visit["revision"]}"' in html
     assert 'name="csrf_token"' in html
