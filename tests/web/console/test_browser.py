@@ -500,8 +500,10 @@ def test_report_pages_and_admin_screenshots(desk, browser, live, app, world, def
     assert page.locator("svg").count() >= 1
     assert "Trend" in page.content() and "section" in page.content().lower()
     shot(page, "report-office", full_page=True)
+    assert page.evaluate(CONTRAST) == []  # the office code's grey included
     page.goto("/reports/ranking?lang=en")
     assert page.locator("svg").count() >= 1 and world["office"] in page.content()
+    assert page.evaluate(CONTRAST) == []
     shot(page, "report-ranking", full_page=True)
     context, admin, errors = _signed_in(browser, live, DESK, login="adm")
     try:
