@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 from server import create_app
 from server.extensions import db
+from server.media.storage import build_storages
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = "application/offset+octet-stream"
@@ -79,34 +80,80 @@ def s3_settings(server: MotoServer) -> dict:
 # ---- apps -----------------------------------------------------------------------------------
 
 
+# The tus, service and API suites run twice, on the local backend and on S3 (moto over HTTP):
+# every test there that uses the `app` fixture gets the app of one backend, and `tus`, `client`,
+# `count` and `commit` follow it. A test marked `one_backend` runs once, on the local backend: it
+# is about that backend (hard links, the local disk), or it builds its own S3 app.
+BACKEND_SUITES = {"test_tus", "test_service", "test_api"}
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "one_backend: run once, on the local backend (media)")
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    once = module not in BACKEND_SUITES or metafunc.definition.get_closest_marker("one_backend")
+    metafunc.parametrize("backend", ["local"] if once else ["local", "s3"], indirect=True)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """The media backend of this test's app: "local" or "s3"."""
+    return getattr(request, "param", "local")
+
+
+_SHARED_SETTINGS = ("TESTING", "SECRET_KEY", "DATABASE_URL", "MEDIA_ROOT",
+                    "PASSWORD_HASH_PROFILE", "RATELIMIT_STORAGE_URI", "MEDIA_BACKEND",
+                    "S3_ENDPOINT_URL", "S3_BUCKET", *S3_KEYS)
+
+
+def _another_app(app, overrides: dict):
+    other = create_app({**{k: app.config[k] for k in _SHARED_SETTINGS if k in app.config},
+                        **overrides})
+    other.instance_path = app.instance_path
+    return other
+
+
+def _dispose(other) -> None:
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(app, backend, request):
+    """The test app (tests/conftest.py) on this test's backend; S3 gets a bucket of its own.
+
+    The same app reconfigured, not a second one: building an app per test is what costs."""
+    if backend == "s3":
+        app.config.update(s3_settings(request.getfixturevalue("moto")))
+        app.extensions["adal_storages"] = build_storages(app.config)
+    return app
+
+
+@pytest.fixture
+def backend_app(app):
+    """The test app on its backend (kept for the tests that name it)."""
+    return app
+
+
 @pytest.fixture
 def app_with(app) -> Iterator[Callable[..., object]]:
-    """Another app on the `app` fixture's database, with other settings (e.g. the S3 backend).
-
-    Users made with `headers_for` exist for it too; the `app` fixture cleans up the database."""
+    """Another app on the `app` fixture's database and backend, with other settings (e.g. the
+    S3 backend). Users made with `headers_for` exist for it too."""
     made = []
 
     def make(**overrides):
-        other = create_app({**{k: app.config[k] for k in (
-            "TESTING", "SECRET_KEY", "DATABASE_URL", "MEDIA_ROOT", "PASSWORD_HASH_PROFILE",
-            "RATELIMIT_STORAGE_URI")}, **overrides})
-        other.instance_path = app.instance_path
+        other = _another_app(app, overrides)
         made.append(other)
         return other
 
     yield make
     for other in made:
-        with other.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture(params=["local", "s3"])
-def backend_app(request, app, app_with, moto):
-    """The test app on the local backend, then on S3 (moto over HTTP)."""
-    if request.param == "local":
-        return app
-    return app_with(**s3_settings(moto))
+        _dispose(other)
 
 
 @pytest.fixture

@@ -56,14 +56,14 @@ def test_a_completed_upload_stores_the_original_byte_identical(backend_app, insp
     assert f"originals/{sha[:2]}/{sha[2:4]}/{sha}" in _keys(backend_app)
 
 
-def test_a_stored_photo_gets_a_row_with_its_facts_and_derivatives(tus, app, count):
+def test_a_stored_photo_gets_a_row_with_its_facts_and_derivatives(tus, app, backend):
     resp = tus.send(jpeg_bytes(width=640, height=480))
     sha = resp.headers["Adal-Media-Sha256"]
     with app.app_context():
         media = db.session.scalar(sa.select(MediaObject).where(MediaObject.sha256 == sha))
         assert (media.kind, media.content_type, media.width, media.height) == (
             "photo", "image/jpeg", 640, 480)
-        assert media.storage_backend == "local" and media.status == "ready"
+        assert media.storage_backend == backend and media.status == "ready"
         assert {d.name for d in media.derivatives} == {"thumbnail", "preview"}
         assert all(d.storage_key.startswith(f"derivatives/{sha}/") for d in media.derivatives)
 
@@ -214,6 +214,7 @@ def test_an_object_already_under_the_key_is_kept_and_used(tus, app):
 # ---- S3 down --------------------------------------------------------------------------------
 
 
+@pytest.mark.one_backend  # an S3 app of its own
 def test_s3_down_is_503_with_retry_after_and_the_upload_completes_when_it_is_back(
         app_with, own_moto, inspector_headers, count):
     """F4: nothing is stored while S3 is down; the offset stays before the last chunk; once S3
@@ -260,6 +261,7 @@ def _full_disk_for(monkeypatch, part: str) -> None:
     monkeypatch.setattr(storage_module.tempfile, "mkstemp", mkstemp)
 
 
+@pytest.mark.one_backend  # the local disk
 @pytest.mark.parametrize("part", ["originals", "derivatives"])
 def test_a_full_media_disk_is_507_storage_failed_and_nothing_half_stored(tus, app, count,
                                                                          monkeypatch, part):
@@ -281,6 +283,7 @@ def test_a_full_media_disk_is_507_storage_failed_and_nothing_half_stored(tus, ap
     assert _stored_bytes(app, hashlib.sha256(data).hexdigest()) == data
 
 
+@pytest.mark.one_backend  # the local disk
 def test_an_io_error_of_the_media_disk_is_503_storage_failed(tus, app, count, monkeypatch):
     import errno
 
@@ -296,6 +299,7 @@ def test_an_io_error_of_the_media_disk_is_503_storage_failed(tus, app, count, mo
     _assert_nothing_stored(app, count)
 
 
+@pytest.mark.one_backend  # an S3 app of its own
 def test_a_missing_s3_bucket_is_503_storage_failed_and_the_upload_stays_resumable(
         app_with, moto, inspector_headers, count):
     """AccessDenied / NoSuchBucket are not outages, but not the client's fault either."""
@@ -378,12 +382,12 @@ def test_the_sweep_expires_stale_uploads_and_removes_their_spool(tus, app, runne
         assert not service.spool_path(row.id).exists()
 
 
-def test_the_sweep_reports_objects_without_rows_and_keeps_them(app, runner):
+def test_the_sweep_reports_objects_without_rows_and_keeps_them(app, runner, backend):
     key = "originals/ab/cd/ab" + "0" * 62
     with app.app_context():
         service.default_storage().save(key, io.BytesIO(b"orphan"))
     result = runner.invoke(args=["adal", "media", "sweep"])
-    assert f"local:{key}" in result.output
+    assert f"{backend}:{key}" in result.output
     with app.app_context():
         assert service.default_storage().exists(key)
 

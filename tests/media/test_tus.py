@@ -458,6 +458,7 @@ def _original(app, data: bytes):
             service.original_key(hashlib.sha256(data).hexdigest()))
 
 
+@pytest.mark.one_backend  # hard links: the local backend
 def test_the_last_chunk_again_after_a_crash_during_completion_completes(tus, app, count):
     """Not 423 until expiry: the linked spool is compared with the chunk, not written."""
     from server.media.models import MediaObject
@@ -474,6 +475,7 @@ def test_the_last_chunk_again_after_a_crash_during_completion_completes(tus, app
     assert not _spool(app, url).exists()
 
 
+@pytest.mark.one_backend  # hard links: the local backend
 def test_after_a_crash_during_completion_smaller_chunks_are_compared_too(tus, app):
     data = jpeg_bytes(width=200, height=100, seed=32)
     url = _crash_after_storing(app, tus, data, last=300)
@@ -486,6 +488,7 @@ def test_after_a_crash_during_completion_smaller_chunks_are_compared_too(tus, ap
     assert _original(app, data).read_bytes() == data
 
 
+@pytest.mark.one_backend  # hard links: the local backend
 def test_after_a_crash_other_bytes_go_to_a_new_spool_and_the_stored_file_is_untouched(tus,
                                                                                        app):
     """Recovery: the spool gets a file of its own; the linked original keeps its bytes."""
@@ -499,6 +502,7 @@ def test_after_a_crash_other_bytes_go_to_a_new_spool_and_the_stored_file_is_unto
     assert _original(app, other).read_bytes() == other
 
 
+@pytest.mark.one_backend  # hard links: the local backend
 def test_a_linked_spool_that_does_not_hold_the_whole_upload_is_copied_and_goes_on(tus, app):
     url = tus.new(100)
     assert tus.patch(url, 0, b"a" * 10).status_code == 204
@@ -511,6 +515,7 @@ def test_a_linked_spool_that_does_not_hold_the_whole_upload_is_copied_and_goes_o
     assert elsewhere.read_bytes() == b"a" * 10  # the other name of the old file kept its bytes
 
 
+@pytest.mark.one_backend  # hard links: the local backend
 def test_a_checksum_mismatch_on_a_linked_spool_leaves_it_as_it_was(tus, app):
     data = jpeg_bytes(width=200, height=100, seed=35)
     url = _crash_after_storing(app, tus, data, last=300)
