@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+import marshmallow as ma
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
@@ -10,6 +11,7 @@ from .audit.cli import audit
 from .auth import service as auth_service
 from .auth.cli import token, user
 from .auth.models import Role, User
+from .auth.schemas import UserIn
 from .db import unit_of_work
 from .demo import load_demo
 from .extensions import db
@@ -58,6 +60,16 @@ def _has_admin() -> bool:
                              .where(User.role == Role.ADMIN, User.active.is_(True))) > 0
 
 
+def _first_admin(login: str, password: str) -> dict:
+    """The first admin's login and password, checked by the rules of `adal user create` and
+    POST /api/v1/users (UserIn); a usage error naming the field otherwise."""
+    try:
+        return UserIn().load({"login": login, "role": Role.ADMIN.value, "password": password})
+    except ma.ValidationError as exc:
+        raise click.UsageError("; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs
+                                         in exc.normalized_messages().items())) from exc
+
+
 @adal.command("init")
 @click.option("--admin-login", help="Login of the first admin (asked for when missing).")
 @click.option("--admin-password", help="Password of the first admin (asked for when missing).")
@@ -75,10 +87,11 @@ def init(admin_login: str | None, admin_password: str | None) -> None:
         confirmation_prompt=True)
     if len(admin_password) < 10:
         raise click.UsageError("The password must have at least 10 characters.")
+    data = _first_admin(admin_login, admin_password)
     try:
         with unit_of_work():
-            auth_service.create_user(login=admin_login, role=Role.ADMIN, password=admin_password,
-                                     display_name="Administrator")
+            auth_service.create_user(login=data["login"], role=Role.ADMIN,
+                                     password=data["password"], display_name="Administrator")
     except AppError as exc:  # e.g. the login belongs to an existing non-admin account
         raise click.ClickException(exc.detail) from exc
     click.echo(f"Admin {admin_login!r} created.")

@@ -150,6 +150,36 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictParser()
 
 
+class JSONNumber(fields.Float):
+    """A JSON number only: "45.5" (a string) and true are refused, not coerced."""
+
+    default_error_messages = {"invalid": "Not a number; send a JSON number such as 45.5."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JSONBoolean(fields.Boolean):
+    """A JSON boolean only: "yes", "true" and 1 are refused, not coerced (for bodies; query
+    strings, which are all text, keep marshmallow's Boolean)."""
+
+    default_error_messages = {"invalid": "Not a boolean; send true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def unique_items(items: list) -> None:
+    """A list validator: each item once."""
+    repeated = sorted({str(item) for item in items if items.count(item) > 1})
+    if repeated:
+        raise ma.ValidationError(f"Give each item once; repeated: {', '.join(repeated)}.")
+
+
 class PageArgs(ma.Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

@@ -92,6 +92,22 @@ def test_init_refuses_a_short_password_and_creates_no_admin(empty_app):
     assert _count(empty_app, AuditEvent, AuditEvent.action == "user_created") == 0
 
 
+@pytest.mark.parametrize("login", ["bad login!<script>", "bob\n", "-dash", "a", "x" * 65])
+def test_init_refuses_a_login_user_create_would_refuse(empty_app, login):
+    result = _invoke(empty_app, "init", "--admin-login", login, "--admin-password", ROOT_PASSWORD)
+    assert result.exit_code == 2
+    assert "login:" in result.stderr
+    assert _count(empty_app, User) == 0
+    assert _count(empty_app, AuditEvent, AuditEvent.action == "user_created") == 0
+
+
+def test_init_refuses_an_asked_for_login_that_is_not_valid(empty_app):
+    answers = f"bad login!\n{ROOT_PASSWORD}\n{ROOT_PASSWORD}\n"
+    result = _invoke(empty_app, "init", input=answers)
+    assert result.exit_code == 2
+    assert _count(empty_app, User) == 0
+
+
 def test_demo_creates_regions_offices_and_users_who_can_sign_in(empty_app):
     result = _invoke(empty_app, "demo")
     assert result.exit_code == 0, result.output

@@ -5,11 +5,12 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ..config import LANGUAGES
-from ..rest import PageArgs
+from ..rest import JSONBoolean, PageArgs, unique_items
 from ..validators import Text, code_validator
 from .models import Role
 
-LOGIN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$",
+# \Z, not $: Regexp uses re.match, and "$" also matches before a final newline ("bob\n").
+LOGIN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}\Z",
                         error="Use 2-64 letters, digits, '.', '_', '@' or '-'.")
 
 
@@ -54,7 +55,7 @@ class _UserFields(ma.Schema):
     display_name = Text(200)
     role = fields.String(validate=validate.OneOf([r.value for r in Role]))
     languages = fields.List(fields.String(validate=validate.OneOf(LANGUAGES)),
-                            validate=validate.Length(max=len(LANGUAGES)))
+                            validate=[validate.Length(max=len(LANGUAGES)), unique_items])
     regions = fields.List(fields.String(validate=code_validator), validate=validate.Length(max=500))
     conflict_offices = fields.List(fields.String(validate=code_validator),
                                    validate=validate.Length(max=5000))
@@ -68,7 +69,7 @@ class UserIn(_UserFields):
 
 
 class UserPatch(_UserFields):
-    active = fields.Boolean()
+    active = JSONBoolean()
 
 
 class UserQuery(PageArgs):

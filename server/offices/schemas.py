@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
-from ..rest import PageArgs
+from ..rest import JSONBoolean, JSONNumber, PageArgs
 from ..validators import Text, code_validator, localized_name, plain_text
 from .models import OFFICE_KINDS
 
@@ -35,9 +35,9 @@ class OfficeIn(ma.Schema):
                            metadata={"description": "Region code."})
     kind = fields.String(required=True, validate=validate.OneOf(OFFICE_KINDS))
     address = Text(500, load_default="", blank=True)
-    lat = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-90, 90))
-    lon = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
-    active = fields.Boolean(load_default=True)
+    lat = JSONNumber(load_default=None, allow_none=True, validate=validate.Range(-90, 90))
+    lon = JSONNumber(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
+    active = JSONBoolean(load_default=True)
 
     @validates_schema
     def position(self, data, **kw):
@@ -51,9 +51,9 @@ class OfficePatch(ma.Schema):
     region = fields.String(validate=code_validator)
     kind = fields.String(validate=validate.OneOf(OFFICE_KINDS))
     address = Text(500, blank=True)
-    lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90))
-    lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180))
-    active = fields.Boolean()
+    lat = JSONNumber(allow_none=True, validate=validate.Range(-90, 90))
+    lon = JSONNumber(allow_none=True, validate=validate.Range(-180, 180))
+    active = JSONBoolean()
 
     @validates_schema
     def position(self, data, **kw):

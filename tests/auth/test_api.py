@@ -434,6 +434,10 @@ def test_supervisor_is_created_with_regions(client, commit, admin_headers):
     (_new_user(display_name="   "), "display_name"),
     (_new_user(display_name="a\x00b"), "display_name"),
     (_new_user(languages=["fr"]), "languages"),
+    (_new_user(languages=["kk", "kk"]), "languages"),
+    (_new_user(languages=["kk", "ru", "kk"]), "languages"),
+    (_new_user(login="bob\n"), "login"),
+    (_new_user(login="bob\r\n"), "login"),
     (_new_user(regions="AST"), "regions"),
 ])
 def test_bad_new_user_is_422_and_stores_nothing(client, admin_headers, count, body, field):
@@ -474,6 +478,19 @@ def test_malformed_json_is_400(client, admin_headers, count):
 
 
 # Users: change
+
+@pytest.mark.parametrize("value", ["yes", "false", 1, 0, None])
+def test_active_must_be_a_json_boolean(client, admin_headers, alice, value):
+    resp = client.patch(f"{USERS}/alice", json={"active": value}, headers=admin_headers)
+    assert "active" in assert_problem(resp, 422, "validation_failed")["errors"]
+    assert client.get(f"{USERS}/alice", headers=admin_headers).json["active"] is True
+
+
+def test_repeated_languages_in_a_change_are_422(client, admin_headers, alice):
+    resp = client.patch(f"{USERS}/alice", json={"languages": ["ru", "ru"]}, headers=admin_headers)
+    assert "languages" in assert_problem(resp, 422, "validation_failed")["errors"]
+    assert client.get(f"{USERS}/alice", headers=admin_headers).json["languages"] == []
+
 
 def test_admin_renames_a_user(client, admin_headers, alice):
     resp = client.patch(f"{USERS}/alice", json={"display_name": "Alice D."},

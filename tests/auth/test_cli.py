@@ -65,6 +65,7 @@ def test_user_create_with_a_taken_login_fails(runner, count):
     ["--login", "", "--role", "inspector", "--password", PASSWORD],
     ["--login", "x", "--role", "inspector", "--password", PASSWORD],
     ["--login", "bad login", "--role", "inspector", "--password", PASSWORD],
+    ["--login", "bob\n", "--role", "inspector", "--password", PASSWORD],
     ["--login", "x" * 100, "--role", "inspector", "--password", PASSWORD],
     ["--login", "xy", "--role", "inspector", "--password", PASSWORD, "--name", "a\x00b"],
     ["--login", "xy", "--role", "inspector", "--password", PASSWORD, "--region", "bad code!"],

@@ -480,17 +480,42 @@ def test_missing_required_fields_are_each_named(client, admin_headers, count):
     ("address", 12),
     ("lat", "north"),
     ("lat", True),
+    ("lat", "45.5"),          # a number in a string is not coerced
+    ("lon", "71.4"),
     ("active", "maybe"),
     ("active", None),
+    ("active", "yes"),        # neither are words or numbers for a boolean
+    ("active", "true"),
+    ("active", 1),
+    ("active", 0),
 ])
 def test_wrong_type_is_422(client, admin_headers, region, count, field, value):
     body = office_body(**{field: value})
     if field == "lat":
         body["lon"] = 71.4
+    if field == "lon":
+        body["lat"] = 51.1
     resp = client.post("/api/v1/offices", json=body, headers=admin_headers)
     errors = assert_problem(resp, 422, "validation_failed")["errors"]
     assert field in errors
     assert count(Office) == 0
+
+
+@pytest.mark.parametrize("field, value", [("lat", "45.5"), ("active", "yes"), ("active", 1)])
+def test_a_patch_of_the_wrong_type_is_422_and_changes_nothing(client, admin_headers, make_office,
+                                                              stored_office, field, value):
+    make_office(code="AST-1", lat=51.1, lon=71.4)
+    before = stored_office("AST-1")
+    body = {field: value, **({"lon": 71.5} if field == "lat" else {})}
+    resp = client.patch("/api/v1/offices/AST-1", json=body, headers=admin_headers)
+    assert field in assert_problem(resp, 422, "validation_failed")["errors"]
+    assert stored_office("AST-1") == before
+
+
+def test_integer_coordinates_are_numbers(client, admin_headers, region, stored_office):
+    resp = client.post("/api/v1/offices", json=office_body(lat=51, lon=71), headers=admin_headers)
+    assert resp.status_code == 201, resp.json
+    assert (stored_office("AST-1")["lat"], stored_office("AST-1")["lon"]) == (51.0, 71.0)
 
 
 def test_a_name_in_a_language_that_is_not_text_is_422(client, admin_headers, region, count):
