@@ -129,11 +129,11 @@ def upload(base: str, token: str, path: Path) -> tuple[float, float]:
     return time.perf_counter() - t0, last
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     size = args.size_mb * 1024 * 1024
     work = Path(tempfile.mkdtemp(prefix="adal-bench-upload-", dir=args.dir))
     proc = None
