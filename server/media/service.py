@@ -74,6 +74,15 @@ class StorageFailed(AppError):
                          "stored. Send the last chunk again later.", **kw)
 
 
+class Refused(AppError):
+    """A file refused at completion; `extra` are members of the problem body besides the usual
+    ones (`detected_type` for a 415: what the bytes were recognised as)."""
+
+    def __init__(self, detail: str, *, extra: dict | None = None, **kw):
+        super().__init__(detail, **kw)
+        self.extra = extra or {}
+
+
 class UploadGone(AppError):
     status, code, title = 410, "upload_expired", "Upload expired"
 
@@ -347,7 +356,8 @@ class Finalised:
     new: bool
 
 
-def _refuse(upload_id: str, code: str, status: int, detail: str, title: str) -> AppError:
+def _refuse(upload_id: str, code: str, status: int, detail: str, title: str, *,
+            detected: str | None = None) -> AppError:
     """Mark the upload refused (a final state) and drop its spool; the error to raise."""
     with unit_of_work() as uow:
         upload = db.session.get(Upload, upload_id, populate_existing=True)
@@ -355,7 +365,8 @@ def _refuse(upload_id: str, code: str, status: int, detail: str, title: str) -> 
         upload.refusal = code
         uow.after_commit(lambda: remove_spool(upload_id))
     log.warning("upload %s refused: %s (%s)", upload_id, code, detail)
-    return AppError(detail, status=status, code=code, title=title)
+    return Refused(detail, status=status, code=code, title=title,
+                   extra={"detected_type": detected} if detected else None)
 
 
 def finalise_upload(*, upload_id: str, actor: User) -> Finalised:
@@ -396,7 +407,7 @@ def finalise_upload(*, upload_id: str, actor: User) -> Finalised:
                 shutil.rmtree(workdir, ignore_errors=True)
         except processing.MediaRefused as refused:
             raise _refuse(upload_id, refused.code, refused.status, refused.detail,
-                          "Media refused") from refused
+                          "Media refused", detected=refused.detected) from refused
 
 
 def _stored(uow, storage: Storage, key: str, path: Path) -> int:

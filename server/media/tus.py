@@ -25,7 +25,7 @@ from werkzeug.http import http_date
 
 from ..auth.access import ANY_ROLE, require_role, require_user
 from ..db import unit_of_work
-from ..errors import AppError, Conflict
+from ..errors import AppError, Conflict, problem
 from ..extensions import db
 from ..rest import Blueprint
 from . import service
@@ -64,6 +64,13 @@ def _tus_preconditions() -> None:
         raise _bad(f"Send 'Tus-Resumable: {TUS_VERSION}'; it is the only version spoken here.",
                    "tus_version_unsupported", 412, title="Tus version not supported",
                    headers={"Tus-Version": TUS_VERSION})
+
+
+@blp.errorhandler(service.Refused)
+def _refused(error: service.Refused) -> Response:
+    """A refused file's problem carries what was detected (`detected_type`) as a member too."""
+    return problem(error.status, error.code, error.title, error.detail, errors=error.errors,
+                   headers=error.headers, extra=error.extra)
 
 
 @blp.after_request

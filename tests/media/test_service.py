@@ -146,6 +146,8 @@ def test_a_text_file_named_jpg_is_415_and_nothing_stored(tus, app, count):
                   filename="photo.jpg", filetype="image/jpeg")
     resp = tus.patch(url, 0, data)
     assert_problem(resp, 415, "type_not_allowed")
+    assert resp.get_json()["detected_type"] == "an HTML document (text/html)"
+    assert resp.headers["Tus-Resumable"] == "1.0.0"
     _assert_nothing_stored(app, count)
     row = _upload(app, url)
     assert (row.state, row.refusal) == ("refused", "type_not_allowed")
