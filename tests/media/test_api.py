@@ -188,3 +188,73 @@ def test_the_upload_state_names_its_media(client, tus):
     body = client.get(url, headers=tus.headers).get_json()
     assert body["state"] == "completed" and body["media"] == hashlib.sha256(data).hexdigest()
     assert body["offset"] == body["length"] == len(data)
+
+
+# ---- video and audio, uploaded by a real tus client and served --------------------------------
+
+
+def _tuspy_upload(app, live_server, headers: dict, path) -> str:
+    """Upload `path` with tuspy over real HTTP in several chunks; its SHA-256."""
+    from tusclient.client import TusClient
+
+    base = live_server(app)
+    uploader = TusClient(base + "/api/v1/uploads", headers=headers).uploader(
+        file_path=str(path), chunk_size=4096, metadata={"filename": path.name},
+        upload_checksum=True)
+    uploader.upload()
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert uploader.offset == path.stat().st_size
+    return sha
+
+
+def test_a_video_uploaded_with_tuspy_has_a_poster_and_serves_ranges(app, live_server, client,
+                                                                    inspector_headers,
+                                                                    tmp_path):
+    from .test_processing import make_video
+
+    path = make_video(tmp_path / "queue.mp4", seconds=2, audio=True)
+    data = path.read_bytes()
+    sha = _tuspy_upload(app, live_server, inspector_headers, path)
+    body = client.get(f"/api/v1/media/{sha}", headers=inspector_headers).get_json()
+    assert (body["kind"], body["content_type"], body["size"]) == ("video", "video/mp4",
+                                                                  len(data))
+    assert body["duration"] == pytest.approx(2.0, abs=0.1)
+    assert [d["name"] for d in body["derivatives"]] == ["poster"]
+    poster = fetch(client, f"/api/v1/media/{sha}/poster", inspector_headers)
+    assert poster.status_code == 200 and poster.headers["Content-Type"] == "image/jpeg"
+    assert poster.data[:3] == b"\xff\xd8\xff"
+    start, end = len(data) // 3, len(data) // 3 + 999
+    part = fetch(client, f"/api/v1/media/{sha}/original",
+                 {**inspector_headers, "Range": f"bytes={start}-{end}"})
+    assert part.status_code == 206
+    assert part.data == data[start:end + 1]
+    assert part.headers["Content-Range"] == f"bytes {start}-{end}/{len(data)}"
+    assert part.headers["Content-Type"] == "video/mp4"
+
+
+@pytest.mark.parametrize("name, fmt, codec, rate, sample_format, content_type", [
+    ("voice.m4a", "ipod", "aac", 44100, "fltp", "audio/mp4"),
+    ("voice.ogg", "ogg", "libopus", 48000, "s16", "audio/ogg"),
+])
+def test_audio_uploaded_with_tuspy_is_stored_and_served_whole(app, live_server, client,
+                                                              inspector_headers, tmp_path, name,
+                                                              fmt, codec, rate, sample_format,
+                                                              content_type):
+    from .test_processing import make_audio
+
+    path = make_audio(tmp_path / name, fmt=fmt, codec=codec, rate=rate,
+                      sample_format=sample_format, seconds=2.0)
+    data = path.read_bytes()
+    sha = _tuspy_upload(app, live_server, inspector_headers, path)
+    body = client.get(f"/api/v1/media/{sha}", headers=inspector_headers).get_json()
+    assert (body["kind"], body["content_type"], body["derivatives"]) == ("audio", content_type,
+                                                                        [])
+    assert body["duration"] == pytest.approx(2.0, abs=0.15)
+    assert_problem(client.get(f"/api/v1/media/{sha}/poster", headers=inspector_headers), 404,
+                   "not_found")
+    whole = fetch(client, f"/api/v1/media/{sha}/original", inspector_headers)
+    assert whole.status_code == 200 and whole.data == data
+    assert whole.headers["Content-Type"] == content_type
+    tail = fetch(client, f"/api/v1/media/{sha}/original", {**inspector_headers,
+                                                           "Range": "bytes=-100"})
+    assert tail.status_code == 206 and tail.data == data[-100:]
