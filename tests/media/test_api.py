@@ -5,6 +5,7 @@ import hashlib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from werkzeug.datastructures import Headers
@@ -258,3 +259,136 @@ def test_audio_uploaded_with_tuspy_is_stored_and_served_whole(app, live_server, 
     tail = fetch(client, f"/api/v1/media/{sha}/original", {**inspector_headers,
                                                            "Range": "bytes=-100"})
     assert tail.status_code == 206 and tail.data == data[-100:]
+
+
+# ---- hostile files, through tus and the API -------------------------------------------------
+
+
+def _bomb_png(tmp_path) -> bytes:
+    """20000×20000 1-bit PNG in a few tens of KB (B1)."""
+    import zlib
+
+    from .test_processing import png_with_header
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + 20000 // 8)
+    idat = b"".join(packer.compress(row) for _ in range(20000)) + packer.flush()
+    return png_with_header(tmp_path / "bomb.png", 20000, 20000, depth=1, colour=0,
+                           idat=idat).read_bytes()
+
+
+def _svg(tmp_path) -> bytes:
+    return (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
+            b"<script>alert(document.domain)</script></svg>")
+
+
+def _zip(tmp_path) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("photo.jpg", b"\xff\xd8\xff" + bytes(100))
+    return out.getvalue()
+
+
+def _polyglot(tmp_path) -> bytes:
+    """JPEG + <script> + a ZIP appended (B9): accepted as the JPEG it starts as."""
+    return jpeg_bytes(width=200, height=150, seed=51) + b"<script>alert(1)</script>" + _zip(
+        tmp_path)
+
+
+def _broken_exif(tmp_path) -> bytes:
+    import random
+    import struct
+
+    good = jpeg_bytes(width=100, height=80, seed=52)
+    junk = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff" + random.Random(5).randbytes(200)
+    return good[:2] + b"\xff\xe1" + struct.pack(">H", len(junk) + 2) + junk + good[2:]
+
+
+def _ten_hour_claim(tmp_path) -> bytes:
+    """A 3 s MP4 whose headers all claim 10 hours (B19)."""
+    import struct
+
+    from .test_processing import make_video
+
+    data = bytearray(make_video(tmp_path / "real.mp4", seconds=3).read_bytes())
+
+    def u32(box: bytes, offset: int, value: int | None = None) -> int:
+        at = data.find(box) + offset
+        if value is not None:
+            data[at:at + 4] = struct.pack(">I", value)
+        return struct.unpack(">I", data[at:at + 4])[0]
+
+    movie_scale, track_scale = u32(b"mvhd", 16), u32(b"mdhd", 16)
+    u32(b"stts", 16, 1200 * track_scale)
+    for box, offset, scale in ((b"mvhd", 20, movie_scale), (b"tkhd", 24, movie_scale),
+                               (b"elst", 12, movie_scale), (b"mdhd", 20, track_scale)):
+        u32(box, offset, 36000 * scale)
+    return bytes(data)
+
+
+def _passwd_named(tmp_path) -> bytes:
+    return jpeg_bytes(width=120, height=90, seed=53)
+
+
+HOSTILE = [  # (make the bytes, filename, status, problem code or None, detected_type part)
+    pytest.param(_bomb_png, "bomb.png", 422, "image_too_large", None, id="bomb-png"),
+    pytest.param(_svg, "photo.jpg", 415, "type_not_allowed", "SVG", id="svg"),
+    pytest.param(_zip, "photo.jpg", 415, "type_not_allowed", "ZIP", id="zip"),
+    pytest.param(_polyglot, "polyglot.jpg", 204, None, None, id="polyglot"),
+    pytest.param(_broken_exif, "broken.jpg", 204, None, None, id="broken-exif"),
+    pytest.param(_ten_hour_claim, "ten_hours.mp4", 204, None, None, id="ten-hour-claim"),
+    pytest.param(_passwd_named, "../../etc/passwd", 204, None, None, id="dot-dot-filename"),
+]
+
+
+@pytest.mark.parametrize("make, filename, status, code, detected", HOSTILE)
+def test_hostile_files_through_tus_get_their_exact_answer(app, client, tus, count, tmp_path,
+                                                          make, filename, status, code,
+                                                          detected):
+    """Refused: the exact status and code, the upload refused, no media row, no object.
+    Accepted: stored as the bytes sent, under its hash, with only clean derivatives."""
+    import sqlalchemy as sa
+
+    from server.extensions import db
+    from server.media import service
+    from server.media.models import MediaDerivative, MediaObject, Upload
+
+    data = make(tmp_path)
+    url = tus.new(len(data), filename=filename)
+    tus.patch(url, 0, data[:100])
+    resp = tus.patch(url, 100, data[100:])
+    with app.app_context():
+        upload = db.session.get(Upload, url.rsplit("/", 1)[1])
+        keys = sorted(k for s in service.storages().values()
+                      for p in ("originals/", "derivatives/") for k in s.keys(p))
+        (upload_state, refusal, shown) = (upload.state, upload.refusal, upload.filename)
+    if code is not None:
+        assert_problem(resp, status, code)
+        if detected:
+            assert detected in resp.get_json()["detected_type"]
+        assert (upload_state, refusal) == ("refused", code)
+        assert count(MediaObject) == 0 and count(MediaDerivative) == 0
+        assert keys == []
+        return
+    assert resp.status_code == 204, resp.get_data(as_text=True)
+    sha = hashlib.sha256(data).hexdigest()
+    assert resp.headers["Adal-Media-Sha256"] == sha and upload_state == "completed"
+    assert fetch(client, f"/api/v1/media/{sha}/original", tus.headers).data == data
+    body = client.get(f"/api/v1/media/{sha}", headers=tus.headers).get_json()
+    for d in body["derivatives"]:
+        got = fetch(client, f"/api/v1/media/{sha}/{d['name']}", tus.headers).data
+        assert got[:3] == b"\xff\xd8\xff" and b"<script" not in got and b"PK\x03\x04" not in got
+    assert all(k.startswith((f"originals/{sha[:2]}/{sha[2:4]}/{sha}", f"derivatives/{sha}/"))
+               for k in keys)
+    if filename == "../../etc/passwd":
+        assert shown == "passwd"  # the display name only; keys come from the hash
+        assert not (Path(app.config["MEDIA_ROOT"]).parent / "etc").exists()
+    if filename == "ten_hours.mp4":
+        with app.app_context():
+            media = db.session.scalar(sa.select(MediaObject).where(MediaObject.sha256 == sha))
+            assert media.duration == pytest.approx(36000, rel=0.01) and media.duration_claimed
+    if filename == "broken.jpg":
+        assert body["gps"] is None and body["captured_at"] is None
