@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -121,15 +121,43 @@ def test_an_audio_file_is_stored_with_its_duration(tus, app):
         assert media.kind == "audio" and media.duration == pytest.approx(1.0, abs=0.05)
 
 
+# Every file in ../shared/samples/photos, with what is known of it: (content type, stored width
+# and height (upright), GPS (lat, lon) or None, capture time or None). The GPS positions are the
+# ones the camera wrote (Nikon Coolpix samples, Tuscany), read independently of Adal.
+SAMPLE_FACTS = {
+    "Canon_40D.jpg": ("image/jpeg", (100, 68), None, datetime(2008, 5, 30, 15, 56, 1)),
+    "DSCN0010.jpg": ("image/jpeg", (640, 480), (43.467448, 11.885127),
+                     datetime(2008, 10, 22, 16, 28, 39)),
+    "DSCN0012.jpg": ("image/jpeg", (640, 480), (43.467157, 11.885395),
+                     datetime(2008, 10, 22, 16, 29, 49)),
+    "landscape_6.jpg": ("image/jpeg", (600, 450), None, None),  # EXIF orientation 6
+    "portrait_5.jpg": ("image/jpeg", (450, 600), None, None),  # EXIF orientation 5
+    "samplefilehub.heif": ("image/heic", (640, 426), None, None),
+}
+
+
 def test_sample_photos_keep_their_exif_facts(tus, app, sample_photos):
-    shas = [tus.send(p.read_bytes()).headers["Adal-Media-Sha256"] for p in sample_photos[:3]]
-    with app.app_context():
-        rows = db.session.scalars(sa.select(MediaObject).where(MediaObject.sha256.in_(shas))).all()
-        assert len(rows) == len(shas)
-        assert any(r.captured_at is not None for r in rows)
-        for row in rows:
-            assert row.gps_status in ("valid", "invalid", "absent")
-            assert (row.gps_lat is not None) == (row.gps_status == "valid")
+    """Every sample photo, through tus: its type, upright size, GPS and capture time."""
+    assert sorted(p.name for p in sample_photos) == sorted(SAMPLE_FACTS)  # a new sample: add it
+    for path in sample_photos:
+        resp = tus.send(path.read_bytes(), filename=path.name)
+        assert resp.status_code == 204, (path.name, resp.get_data(as_text=True))
+        content_type, size, gps, captured = SAMPLE_FACTS[path.name]
+        with app.app_context():
+            row = db.session.scalar(sa.select(MediaObject).where(
+                MediaObject.sha256 == resp.headers["Adal-Media-Sha256"]))
+            assert (row.kind, row.content_type, (row.width, row.height)) == (
+                "photo", content_type, size), path.name
+            if gps is None:
+                assert (row.gps_status, row.gps_lat, row.gps_lon) == ("absent", None, None)
+            else:
+                assert row.gps_status == "valid", path.name
+                assert (row.gps_lat, row.gps_lon) == pytest.approx(gps, abs=1e-5), path.name
+            expected = captured.replace(tzinfo=timezone.utc) if captured else None
+            assert row.captured_at == expected, path.name
+            thumb = next(d for d in row.derivatives if d.name == "thumbnail")
+            assert max(thumb.width, thumb.height) == min(320, max(size))
+            assert (thumb.width > thumb.height) == (size[0] > size[1]), path.name
 
 
 # ---- refused ------------------------------------------------------------------------------
