@@ -6,6 +6,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from server.forms.loader import FormInvalid, check_definition
 from server.forms.xlsform import APP_YES_NO, import_xlsform, translate_expression
@@ -671,3 +672,21 @@ def test_a_test_for_an_empty_answer_becomes_answered(xpath, ours):
 def test_xpath_beyond_the_subset_is_refused(xpath):
     with pytest.raises(ValueError):
         translate_expression(xpath)
+
+
+_XPATH_TOKENS = st.sampled_from(["${m}", "${q}", ".", "=", "!=", "<", ">=", "'a'", "'a b'", "''",
+                                 "1", "2.5", "(", ")", ",", "and", "or", "not", "selected",
+                                 "count-selected", "div", "true()", "-", "+", "today"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_XPATH_TOKENS, max_size=12), st.booleans())
+def test_any_xpath_translates_or_is_refused_never_crashes(tokens, current_multi):
+    """Whatever the tokens, translate_expression gives a parseable expression or a ValueError
+    (ExpressionError is one)."""
+    from server.forms.expressions import parse
+    try:
+        result = translate_expression(" ".join(tokens), {"m"}, current_multi, [])
+    except ValueError:
+        return
+    parse(result)
