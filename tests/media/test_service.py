@@ -346,6 +346,49 @@ def test_a_missing_s3_bucket_is_503_storage_failed_and_the_upload_stays_resumabl
     assert tus.offset(url) == 100
 
 
+@pytest.mark.one_backend  # an S3 app of its own
+def test_s3_failing_after_the_original_leaves_only_content_addressed_objects_a_retry_reuses(
+        app_with, moto, inspector_headers, count, monkeypatch):
+    """The original is PUT, then S3 goes away: the derivative PUT fails and so does the
+    rollback's DELETE of the original. What is left is the original under its own hash, which
+    the retry finds and uses instead of sending it again."""
+    from server.media.storage import S3Storage, StorageUnavailable
+
+    s3_app = app_with(**s3_settings(moto))
+    tus = Tus(s3_app.test_client(), inspector_headers)
+    data = jpeg_bytes(width=300, height=200, seed=44)
+    sha = hashlib.sha256(data).hexdigest()
+    url = tus.new(len(data))
+    assert tus.patch(url, 0, data[:100]).status_code == 204
+    real_save_file, saved = S3Storage.save_file, []
+
+    def save_file(self, key, path):
+        saved.append(key)
+        if key.startswith("derivatives/"):
+            raise StorageUnavailable(f"cannot save {key!r}: the store cannot be reached")
+        return real_save_file(self, key, path)
+
+    def delete(self, key):
+        raise StorageUnavailable(f"cannot delete {key!r}: the store cannot be reached")
+
+    monkeypatch.setattr(S3Storage, "save_file", save_file)
+    monkeypatch.setattr(S3Storage, "delete", delete)
+    resp = tus.patch(url, 100, data[100:])
+    assert_problem(resp, 503, "storage_unavailable")
+    assert count(MediaObject) == 0 and count(MediaDerivative) == 0
+    assert _keys(s3_app) == [service.original_key(sha)]  # content-addressed, nothing else
+    assert tus.offset(url) == 100
+    monkeypatch.setattr(S3Storage, "save_file", lambda self, key, path: (
+        saved.append(key), real_save_file(self, key, path))[1])
+    saved.clear()
+    assert tus.patch(url, 100, data[100:]).status_code == 204
+    assert service.original_key(sha) not in saved  # reused, not sent again
+    assert saved and all(k.startswith(f"derivatives/{sha}/") for k in saved)
+    assert _stored_bytes(s3_app, sha) == data
+    with s3_app.app_context():
+        assert service.orphan_objects() == []
+
+
 # ---- a real tus client ----------------------------------------------------------------------
 
 
