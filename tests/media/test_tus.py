@@ -524,3 +524,122 @@ def test_a_checksum_mismatch_on_a_linked_spool_leaves_it_as_it_was(tus, app):
     assert_problem(resp, 460, "checksum_mismatch")
     assert _spool(app, url).read_bytes() == data
     assert tus.patch(url, len(data) - 300, data[-300:]).status_code == 204
+
+
+# ---- a real kill ------------------------------------------------------------------------------
+
+
+_SERVE = """
+import sys
+from werkzeug.serving import run_simple
+from server import create_app
+run_simple("127.0.0.1", int(sys.argv[1]), create_app(), threaded=True)
+"""
+_PREPARE = """
+from server import create_app
+from server.extensions import db
+from server.auth import service
+from server.auth.models import Role
+app = create_app()
+with app.app_context():
+    db.create_all()
+    user = service.create_user(login="killed", role=Role.INSPECTOR,
+                               password="killed password 1", display_name="Killed")
+    secret, _ = service.issue_token(user=user)
+    db.session.commit()
+    print(secret)
+"""
+
+
+def _start_server(env: dict, port: int):
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(port)], env=env,
+                            cwd=service.__file__.rsplit("/server/", 1)[0],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        assert proc.poll() is None, "the server exited at start-up"
+        try:
+            requests.options(f"http://127.0.0.1:{port}/api/v1/uploads", timeout=5)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the server did not start")
+
+
+@pytest.mark.one_backend  # a server process of its own, on the local backend
+def test_a_server_killed_mid_patch_resumes_with_tuspy_and_stores_the_exact_bytes(tmp_path):
+    """SIGKILL while a chunk streams in; a new server process; HEAD gives the last durable
+    offset; tuspy resumes from there; the stored original has the file's SHA-256."""
+    import io
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from .conftest import wav_bytes
+
+    data = wav_bytes(seconds=200)  # 3.2 MB
+    env = {**os.environ, "ADAL_DATABASE_URL": f"sqlite:///{tmp_path / 'adal.sqlite3'}",
+           "ADAL_SECRET_KEY": "kill-test-secret-key-0123456789",
+           "ADAL_MEDIA_ROOT": str(tmp_path / "media"),
+           "ADAL_UPLOAD_SPOOL": str(tmp_path / "spool"),
+           "ADAL_PASSWORD_HASH_PROFILE": "CHEAPEST"}
+    root = service.__file__.rsplit("/server/", 1)[0]
+    token = subprocess.run([sys.executable, "-c", _PREPARE], env=env, cwd=root, check=True,
+                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    proc = _start_server(env, port)
+    try:
+        resp = requests.post(base + "/api/v1/uploads", headers={
+            **auth, **TUS, "Upload-Length": str(len(data)),
+            "Upload-Metadata": metadata(filename="voice.wav")})
+        assert resp.status_code == 201
+        url = resp.headers["Location"]
+        path = urlsplit(url).path
+        first = 1024 * 1024
+        resp = requests.patch(url, data=data[:first], headers={
+            **auth, **TUS, "Upload-Offset": "0", "Content-Type": OCTETS})
+        assert resp.status_code == 204
+        # The next chunk announces the rest, sends part of it, and the server dies meanwhile.
+        head = (f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Authorization: {auth['Authorization']}\r\nTus-Resumable: 1.0.0\r\n"
+                f"Upload-Offset: {first}\r\nContent-Type: {OCTETS}\r\n"
+                f"Content-Length: {len(data) - first}\r\n\r\n").encode()
+        spool = tmp_path / "spool" / f"{path.rsplit('/', 1)[1]}.part"
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(head + data[first:first + 1024 * 1024])
+            for _ in range(100):  # until the server has written some of it
+                if spool.stat().st_size > first:
+                    break
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        assert spool.stat().st_size > first  # bytes past the durable offset were on disk
+        proc = _start_server(env, port)
+        resp = requests.head(url, headers={**auth, **TUS})
+        assert resp.status_code == 200
+        assert int(resp.headers["Upload-Offset"]) == first
+        uploader = TusClient(base + "/api/v1/uploads", headers=auth).uploader(
+            file_stream=io.BytesIO(data), url=url, chunk_size=512 * 1024)
+        assert uploader.offset == first
+        uploader.upload()
+        resp = requests.head(url, headers={**auth, **TUS})
+        sha = hashlib.sha256(data).hexdigest()
+        assert resp.headers["Adal-Media-Sha256"] == sha
+        stored = tmp_path / "media" / "originals" / sha[:2] / sha[2:4] / sha
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha
+    finally:
+        proc.kill()
+        proc.wait(10)
