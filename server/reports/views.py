@@ -68,6 +68,10 @@ def _period():
     label = request.args.get("period", "").strip()
     first, last = (request.args.get(name, "").strip()[:10] for name in ("from", "to"))
     if not label and (first or last):
+        for name, value in (("from", first), ("to", last)):
+            if not value:
+                message = f"Give {name!r} too: a date range needs from and to."
+                raise ValidationFailed(message, errors={"query": {name: [message]}})
         label = f"{first}..{last}"  # checked below like any date range
     if not label:
         return half_year_of(utcnow(), tz)

@@ -257,3 +257,26 @@ def test_the_public_snapshot_and_page_name_no_inspector_visit_or_time(
             assert secret not in text
         for word in ("inspector", "uuid", "started_at", "ended_at", "visit_id"):
             assert word not in text.lower()
+
+
+def test_the_report_pages_take_a_date_range(client, sign_in, ranked):
+    sign_in("admin")
+    html = client.get("/reports/ranking?from=2026-09-01&to=2026-09-30&lang=en").get_data(
+        as_text=True)
+    assert "<strong>2026-09-01..2026-09-30</strong>" in html
+    assert "Office A" in html
+    office = client.get("/reports/offices/A?period=2026-09-01..2026-09-30&lang=en")
+    assert office.status_code == 200
+    assert "<strong>2026-09-01..2026-09-30</strong>" in office.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["from=2026-09-30&to=2026-09-01", "from=2026-09-01",
+                                   "from=2026-13-01&to=2026-12-31",
+                                   "period=2026-09-30..2026-09-01"])
+def test_a_bad_date_range_on_a_page_is_a_422_page(client, sign_in, query):
+    sign_in("admin")
+    resp = client.get(f"/reports/ranking?{query}", headers={"Accept": "text/html"})
+    assert resp.status_code == 422
+    assert resp.mimetype == "text/html"
+    if query == "from=2026-09-01":
+        assert "Give &#39;to&#39; too" in resp.get_data(as_text=True)
