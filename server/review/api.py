@@ -39,7 +39,7 @@ def review(data, visit_uuid):
     with unit_of_work():
         visit = get_visit(user=user, visit_uuid=_uuid(visit_uuid))
         decision = service.review_visit(visit=visit, reviewer=user, decision=data["decision"],
-                                        comment=data["comment"], revision=data["revision"],
+                                        comment=data["comment"], revision=data.get("revision"),
                                         corrections=data.get("corrections"))
         return {"uuid": visit.uuid, "status": visit.status, "revision": visit.revision,
                 "decision": decision.decision, "score": visit.score}

@@ -14,9 +14,13 @@ DECISIONS = [Decision.APPROVE.value, Decision.REJECT.value, Decision.RETURN.valu
 class ReviewIn(ma.Schema):
     decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
     comment = Text(4000, load_default="", blank=True)
-    revision = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10_000),
+    # Optional: the Contract of a decision is {"decision", "comment"}, and outside tools send
+    # just that. Clients that show the visit first (the console does) send what they showed.
+    revision = fields.Integer(strict=True, validate=validate.Range(1, 10_000),
                               metadata={"description": "The revision you reviewed; a newer one "
-                                                       "makes this 409 stale_revision."})
+                                                       "makes this 409 stale_revision. Optional, "
+                                                       "but every client that shows the visit "
+                                                       "before deciding should send it."})
     corrections = fields.Integer(strict=True, validate=validate.Range(0, 100_000), metadata={
         "description": "How many corrections the revision had when you reviewed it (the "
                        "`answer_corrected` entries of that revision in the visit's history); "

@@ -217,14 +217,14 @@ def test_the_audit_chain_verifies_after_a_review_cycle(client, world, submitted,
 
 # --- the revision and the corrections a decision was taken on ---------------------------
 
-def test_a_decision_without_the_revision_is_422_and_changes_nothing(client, world, submitted,
-                                                                     count):
-    problem = assert_problem(review(client, submitted, world["supervisor"], decision="approve",
-                                    revision=None), 422, "validation_failed")
-    assert "revision" in problem["errors"]
-    assert count(Review) == 0
+def test_a_decision_without_the_revision_follows_the_contract_and_decides_the_current_one(
+        client, world, submitted, count):
+    # The Contract: {"decision", "comment"}; the revision is optional (checked when sent).
+    resp = review(client, submitted, world["supervisor"], decision="approve", revision=None)
+    assert resp.status_code == 201, resp.json
+    assert count(Review) == 1
     got = client.get(f"/api/v1/visits/{submitted}", headers=world["supervisor"]).json
-    assert got["status"] == "submitted"
+    assert got["status"] == "approved"
 
 
 @pytest.mark.parametrize("revision", [0, "1", 1.5, 10_001])
