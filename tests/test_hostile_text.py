@@ -206,3 +206,17 @@ def test_a_database_data_error_is_a_400_problem(app, client, count):
     app.register_blueprint(blp)
     assert_problem(client.post("/api/v1/nul-probe"), 400, "invalid_text")
     assert count(Region) == 0
+
+
+def test_another_database_data_error_is_a_400_invalid_value(app, client):
+    from server.rest import Blueprint
+
+    blp = Blueprint("range_probe", __name__)
+
+    @blp.route("/api/v1/range-probe")
+    def range_probe():
+        raise sa.exc.DataError("SELECT", {}, ValueError("integer out of range"))
+
+    app.register_blueprint(blp)
+    body = assert_problem(client.get("/api/v1/range-probe"), 400, "invalid_value")
+    assert "integer" not in body["detail"]  # the driver's text stays in the log
