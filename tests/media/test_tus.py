@@ -643,3 +643,19 @@ def test_a_server_killed_mid_patch_resumes_with_tuspy_and_stores_the_exact_bytes
     finally:
         proc.kill()
         proc.wait(10)
+
+
+@pytest.mark.one_backend  # the spool only
+def test_a_spool_given_a_new_file_stays_locked_by_the_request_that_holds_it(tus, app):
+    """`SpoolLock.unshare` renames a new file over the spool: it is locked before it is seen."""
+    url = tus.new(100)
+    assert tus.patch(url, 0, b"a" * 10).status_code == 204
+    upload_id = url.rsplit("/", 1)[1]
+    with app.app_context(), service.upload_lock(upload_id) as spool:
+        before = os.stat(spool.path).st_ino
+        spool.unshare(10)
+        assert os.stat(spool.path).st_ino != before
+        assert spool.path.read_bytes() == b"a" * 10
+        assert_problem(tus.patch(url, 10, b"b"), 423, "upload_locked")
+    assert tus.patch(url, 10, b"b").status_code == 204
+    assert _spool(app, url).read_bytes() == b"a" * 10 + b"b"
