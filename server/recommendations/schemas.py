@@ -5,7 +5,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ..rest import PageArgs
-from ..validators import Text, code_validator, plain_text
+from ..validators import BoundedAwareDateTime, Text, code_validator, plain_text
 from .models import RecommendationStatus
 
 STATUSES = [s.value for s in RecommendationStatus]
@@ -85,7 +85,7 @@ class OfficeRecommendationQuery(PageArgs):
 
 class RecommendationFollowUpQuery(ma.Schema):
     region = fields.String(validate=code_validator)
-    until = fields.AwareDateTime(metadata={
+    until = BoundedAwareDateTime(metadata={
         "description": "Figures as they stood just before this moment; default now."})
 
 

@@ -163,6 +163,15 @@ def test_the_api_accepts_until(client, world, dated):
     assert got["overall"] == figures(1, 0, 0, 1, 1, 0.0)
 
 
+@pytest.mark.parametrize("until", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00%2B05:00",
+                                   "2101-01-01T00:00:00Z", "2025-02-05T12:00:00"])
+def test_an_until_out_of_range_or_naive_is_422_naming_it(client, world, dated, until):
+    resp = client.get(f"{FOLLOW_UP}?until={until}", headers=world["supervisor"])
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    assert "until" in resp.json["errors"]["query"]
+
+
 def test_a_restricted_supervisor_counts_only_their_regions(client, world, example, commit,
                                                            headers_for):
     region = commit(lambda: get_office("AST-3").region.code)
