@@ -28,7 +28,7 @@ from ..review.schemas import DECISIONS
 from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
 from . import console_admin, console_planning
-from .console_access import SignIn, staff, t
+from .console_access import SignIn, field_messages, problem_detail, staff, t
 from .i18n import STRINGS, page_language
 
 # Its own static route: console.js lives here; /console/static/adal.css is the same file as
@@ -83,7 +83,8 @@ def _helpers() -> dict:
             "flag_details": flag_details, "history_details": history_details,
             "label": label, "field_label": field_label, "known_keys": STRINGS,
             "local": lambda text, fallback="": report_service.localise(text, lang, fallback),
-            "queue_page": _queue_page}
+            "queue_page": _queue_page, "problem_detail": problem_detail,
+            "field_messages": field_messages}
 
 
 def _queue_page(number: int) -> str:

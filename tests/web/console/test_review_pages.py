@@ -265,9 +265,10 @@ def test_deciding_twice_shows_already_reviewed(sup, world, app, default_form):
     token = page_token(sup, path)
     data = {"csrf_token": token, "decision": "approve", "revision": "1"}
     assert sup.post(path + "/decide", data=data).status_code == 302
-    resp = sup.post(path + "/decide", data={**data, "decision": "reject", "comment": "no"})
+    resp = sup.post(path + "/decide?lang=en", data={**data, "decision": "reject",
+                                                    "comment": "no"})
     assert resp.status_code == 409
-    assert "already approved" in resp.get_data(as_text=True)
+    assert "already decided: Approved (revision 1)" in resp.get_data(as_text=True)
     assert _status(app, visit["uuid"]) == ("approved", 1)
 
 
