@@ -406,6 +406,18 @@ def _parse_value(question: dict | None, raw: str):
     return raw
 
 
+def _constraint_in_language(exc: AppError, question: dict | None) -> AppError:
+    """The review service words a refused constraint with the form's English message; the form
+    has it in every language, so the page shows the one of its language."""
+    messages = ((question or {}).get("constraint") or {}).get("message") or {}
+    english = messages.get("en")
+    local = messages.get(page_language())
+    if english and local and (exc.errors or {}).get("value") == [english]:
+        exc.errors = {**exc.errors, "value": [local]}
+        exc.detail = f"The form refuses this value: {local}"
+    return exc
+
+
 @bp.post("/visits/<visit_uuid>/correct")
 def correct(visit_uuid):
     """Correct one answer with a reason; the score is recomputed by the service."""
@@ -416,6 +428,7 @@ def correct(visit_uuid):
     reason = (request.form.get("reason") or "")[:2000]
     not_applicable = request.form.get("not_applicable") == "1"
     entered = {"question": qid, "value": raw, "reason": reason}
+    question = None
     try:
         if not reason.strip():
             raise ValidationFailed(t("c_err_reason"), errors={"reason": [t("c_err_required")]})
@@ -433,7 +446,8 @@ def correct(visit_uuid):
     except AppError as exc:
         if exc.status == 404:
             raise
-        return _render_visit(user, vid, error=exc, status=exc.status, entered=entered)
+        return _render_visit(user, vid, error=_constraint_in_language(exc, question),
+                             status=exc.status, entered=entered)
     return redirect(url_for("console.visit_page", visit_uuid=vid, done="correct",
                             lang=request.args.get("lang")) + f"#q-{qid}")
 

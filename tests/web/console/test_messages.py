@@ -161,3 +161,22 @@ def test_unknown_codes_and_texts_stay_as_the_service_wrote_them(app):
             "Not a known message.; Бүтін сан жазыңыз."
         assert problem_detail(ValidationFailed(errors={"x": ["y"]})) == \
             "Қабылданбады; қателерді қараңыз."
+
+
+def test_a_refused_constraint_is_told_with_the_forms_own_message(sup, world, app, default_form):
+    visit = submit(sup, world, default_form)
+    path = f"/console/visits/{visit['uuid']}"
+    expected = {"ru": "Анкета не принимает это значение: Введите температуру от −30 до 60 °C.",
+                "kk": "Сауалнама бұл мәнді қабылдамайды: Температураны −30-дан 60 °C-қа дейін "
+                      "енгізіңіз.",
+                "en": "The form refuses this value: Enter a temperature between −30 and 60 °C."}
+    for lang, text in expected.items():
+        resp = sup.post(f"{path}/correct?lang={lang}", data={
+            "csrf_token": page_token(sup, path), "question": "F01", "value": "75",
+            "reason": "the thermometer", "revision": "1"})
+        assert resp.status_code == 422
+        html = resp.get_data(as_text=True)
+        assert text in html
+        if lang != "en":
+            assert "Enter a temperature" not in html
+    assert _state(app, visit["uuid"]) == ("submitted", 1, 0)
