@@ -214,12 +214,17 @@ def home():
     return redirect(url_for("console.queue", lang=request.args.get("lang")))
 
 
-def _queue_filters() -> dict:
-    """The queue's filters from the query string; empty fields are no filter."""
-    args = request.args
-    filters = {key: (args.get(key) or "").strip()[:64] or None
+QUEUE_FILTERS = ("region", "office", "inspector", "flag", "older_than_days")
+CARRY = "q_"  # the queue's filters as the visit page and its forms carry them: q_region, ...
+
+
+def _queue_filters(args=None, prefix: str = "") -> dict:
+    """The queue's filters from the query string (or from the fields `prefix`+name of a visit
+    page's form); empty fields are no filter."""
+    args = request.args if args is None else args
+    filters = {key: (args.get(prefix + key) or "").strip()[:64] or None
                for key in ("region", "office", "inspector", "flag")}
-    age = (args.get("older_than_days") or "").strip()
+    age = (args.get(prefix + "older_than_days") or "").strip()
     if age:
         if not age.isdigit() or int(age) > 3650:
             raise ValidationFailed(t("c_err_age"), errors={"older_than_days": [t("c_err_age")]})
@@ -248,7 +253,22 @@ def queue():
         flag_counts[kind] = counted["total"]
     return render_template("console/queue.html", listing=listing, filters=filters,
                            total_waiting=everything["total"], flag_counts=flag_counts,
-                           now=utcnow())
+                           now=utcnow(), carry=_carry(filters))
+
+
+def _carry(filters: dict) -> dict:
+    """The filters in use as the visit page's query arguments (q_region=..., ...)."""
+    return {CARRY + key: value for key, value in filters.items() if value is not None}
+
+
+def _carried() -> dict:
+    """The queue's filters a visit page was opened with, for its forms and links; a value the
+    queue would refuse is left out here (the page's GET and the decision refuse it)."""
+    try:
+        return _carry(_queue_filters(request.values, CARRY))
+    except ValidationFailed:
+        return _carry({**_queue_filters({k: v for k, v in request.values.items()
+                                          if k != CARRY + "older_than_days"}, CARRY)})
 
 
 def _visit_uuid(value: str) -> uuid_module.UUID:
@@ -281,8 +301,10 @@ def _render_visit(user, visit_uuid, *, error: AppError | None = None, status: in
         submissions=_revisions(visit, view, questions),
         reviewable=reviewable, own=visit.inspector_id == user.id, decisions=DECISIONS,
         office=visit.office, error=error, entered=entered or {},
-        from_queue=bool(request.values.get("next_queue") or
-                        request.args.get("from") == "queue")), status
+        from_queue=bool(request.values.get("next_queue") or request.values.get("from_queue") or
+                        request.args.get("from") == "queue"),
+        carry=_carried(),
+        back={k[len(CARRY):]: v for k, v in _carried().items()}), status
 
 
 def _revisions(visit, view: dict, questions: dict) -> list[dict]:
@@ -327,7 +349,9 @@ def _revisions(visit, view: dict, questions: dict) -> list[dict]:
 def visit_page(visit_uuid):
     """One visit for review."""
     user = staff()
-    return _render_visit(user, _visit_uuid(visit_uuid))
+    vid = _visit_uuid(visit_uuid)
+    review_service.review_queue_query(user=user, **_queue_filters(request.args, CARRY))
+    return _render_visit(user, vid)
 
 
 def _revision() -> int | None:
@@ -358,6 +382,9 @@ def decide(visit_uuid):
             raise ValidationFailed(t("c_err_comment"),
                                    errors={"comment": [t("c_err_comment_field")]})
         revision = _revision()
+        filters = _queue_filters(request.form, CARRY)
+        # the queue to go on with is checked before deciding (a region out of scope is a 403)
+        review_service.review_queue_query(user=user, **filters)
         with unit_of_work():
             visit = get_visit(user=user, visit_uuid=vid)
             review_service.review_visit(visit=visit, reviewer=user, decision=decision,
@@ -368,23 +395,25 @@ def decide(visit_uuid):
         return _render_visit(user, vid, error=exc, status=exc.status,
                              entered={"comment": comment})
     if request.form.get("next_queue"):
-        return _next_in_queue(user, vid, decision)
+        return _next_in_queue(user, vid, decision, filters)
     return redirect(url_for("console.visit_page", visit_uuid=vid, done=decision,
                             lang=request.args.get("lang")))
 
 
-def _next_in_queue(user, decided: uuid_module.UUID, decision: str):
-    """After a decision taken from the queue: the oldest visit still waiting (not the user's own),
-    opened the way the keyboard path opened this one; the queue when none is left."""
+def _next_in_queue(user, decided: uuid_module.UUID, decision: str, filters: dict):
+    """After a decision taken from the queue: the oldest visit still waiting (not the user's own)
+    in the same filtered queue, opened the way the keyboard path opened this one, the filters
+    carried on; the queue with its filters when none is left."""
     lang = request.args.get("lang")
-    query = (review_service.review_queue_query(user=user)
+    query = (review_service.review_queue_query(user=user, **filters)
              .where(Visit.uuid != decided, Visit.inspector_id != user.id).limit(1))
     following = db.session.scalars(query).first()
     if following is None:
-        return redirect(url_for("console.queue", done=decision, lang=lang, empty=1))
+        return redirect(url_for("console.queue", done=decision, lang=lang, empty=1,
+                                **{k: v for k, v in filters.items() if v is not None}))
     focus = request.form.get("focus")
     return redirect(url_for("console.visit_page", visit_uuid=following.uuid, done=decision,
-                            lang=lang, **{"from": "queue"},
+                            lang=lang, **{"from": "queue"}, **_carry(filters),
                             focus=focus if focus in ("approve", "return") else None))
 
 
@@ -448,8 +477,9 @@ def correct(visit_uuid):
             raise
         return _render_visit(user, vid, error=_constraint_in_language(exc, question),
                              status=exc.status, entered=entered)
+    opened = {"from": "queue", **_carried()} if request.form.get("from_queue") else {}
     return redirect(url_for("console.visit_page", visit_uuid=vid, done="correct",
-                            lang=request.args.get("lang")) + f"#q-{qid}")
+                            lang=request.args.get("lang"), **opened) + f"#q-{qid}")
 
 
 def _period():

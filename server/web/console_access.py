@@ -48,6 +48,7 @@ DETAIL_RULES: dict[str, list[tuple[str, str]]] = {
     "not_in_review": [(r"The visit is (?P<status>\w+); corrections are made during review .*",
                        "c_msg_not_in_review")],
     "own_visit": [(r"Nobody reviews their own visit\.", "c_msg_own_visit")],
+    "out_of_scope": [(r"Region (?P<value>.*) is not in your scope\.", "c_msg_out_of_scope")],
     "invalid_transition": [
         (r"The recommendation is (?P<rec_status>\w+), which is final\.", "c_msg_rec_final"),
         (r"A recommendation that is (?P<rec_status>\w+) cannot become (?P<target>\w+); allowed "
