@@ -58,7 +58,8 @@ FIELD_LABELS = {
     "login": "login", "password": "password", "role": "c_role", "regions": "col_region",
     "display_name": "c_name", "conflict_offices": "c_conflicts", "text": "c_text",
     "due_date": "c_due", "visit": "c_visit", "status": "col_status",
-    "verifying_visit": "c_verifying_visit",
+    "verifying_visit": "c_verifying_visit", "yaml": "c_pv_yaml",
+    "sha256": "c_pv_sha256",
 }
 # Flag detail keys whose values are metres or minutes.
 METRES = ("distance_m", "accuracy_m", "threshold_m")
@@ -641,3 +642,5 @@ bp.add_url_rule("/admin/users/<login>/deactivate", view_func=console_admin.deact
 bp.add_url_rule("/admin/users/<login>/token", view_func=console_admin.new_token,
                 methods=["POST"])
 bp.add_url_rule("/admin/forms", view_func=console_admin.publish_form_file, methods=["POST"])
+bp.add_url_rule("/admin/forms/publish", view_func=console_admin.publish_converted_form,
+                methods=["POST"])

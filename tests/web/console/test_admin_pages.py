@@ -1,4 +1,5 @@
-"""The admin page: users, form publishing from YAML, the audit log and its verification."""
+"""The admin page: users, form publishing from YAML and (in two steps) from XLSForm, the audit
+log and its verification."""
 from __future__ import annotations
 
 import io
@@ -177,23 +178,129 @@ def _xlsform_bytes(tmp_path, **settings) -> bytes:
     return path.read_bytes()
 
 
-def test_publish_a_form_version_from_an_xlsform_upload(client, world, app, tmp_path):
-    _adm(client)
-    raw = _xlsform_bytes(tmp_path)
-    resp = client.post("/console/admin/forms?lang=en", content_type="multipart/form-data",
+def _preview(client, raw: bytes, lang: str = "en"):
+    """Step 1: upload the workbook; the page shows the converted form and a Publish form."""
+    resp = client.post(f"/console/admin/forms?lang={lang}", content_type="multipart/form-data",
                        data={"csrf_token": page_token(client, ADMIN),
                              "file": (io.BytesIO(raw), "visit_check.xlsx")})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200, html[:2000]
-    assert "Form published: visit-check v3" in html
+    fields = {name: html_unescape(value) for name, value in re.findall(
+        r'<input type="hidden" name="(sha256|source|csrf_token)" value="([^"]*)">',
+        html.split('id="preview-publish"')[1])}
+    fields["yaml"] = html_unescape(re.search(
+        r'<textarea name="yaml" hidden readonly>(.*?)</textarea>', html, re.S).group(1))
+    return html, fields
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def _versions(app) -> list[tuple[str, int]]:
+    with app.app_context():
+        return [(v.form.key, v.version) for v in db.session.scalars(
+            sa.select(FormVersion).order_by(FormVersion.id)).all()]
+
+
+def test_an_xlsform_upload_is_shown_first_and_published_in_a_second_step(client, world, app,
+                                                                        tmp_path):
+    import hashlib
+
+    from server.forms.loader import check_definition, read_yaml
+    from server.forms.service import definition_sha256
+
+    _adm(client)
+    before = _versions(app)
+    html, fields = _preview(client, _xlsform_bytes(tmp_path))
+    # Step 1 stores nothing: it shows the summary, the import's notes and the YAML with its hash.
+    assert _versions(app) == before
+    assert 'id="form-preview"' in html and "Form published" not in html
+    assert '<span class="code">visit-check</span> v3' in html
     assert 'id="form-warnings"' in html  # the metadata rows skipped by the import
+    assert hashlib.sha256(fields["yaml"].encode()).hexdigest() == fields["sha256"]
+    assert f'id="preview-sha256">{fields["sha256"]}<' in html
+    assert fields["source"] == "visit_check.xlsx"
+    # Step 2 publishes exactly what was shown (newlines as a browser sends them: CRLF).
+    sent = {**fields, "yaml": fields["yaml"].replace("\n", "\r\n")}
+    resp = client.post("/console/admin/forms/publish?lang=en", data=sent)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200, html[:2000]
+    assert "Form published: visit-check v3" in html
     with app.app_context():
         version = db.session.scalar(sa.select(FormVersion).order_by(FormVersion.id.desc()))
         assert (version.form.key, version.version) == ("visit-check", 3)
         assert version.source == "visit_check.xlsx"
+        shown = check_definition(read_yaml(fields["yaml"].encode(), "x"), "x")
+        assert definition_sha256(version.definition) == definition_sha256(shown)
         assert db.session.scalar(sa.select(sa.func.count(AuditEvent.seq)).where(
             AuditEvent.action == "form_published",
             AuditEvent.object_id.like("visit-check%"))) >= 1
+    # The same preview cannot be sent twice.
+    resp = client.post("/console/admin/forms/publish?lang=en", data=fields)
+    assert resp.status_code == 409 and "preview_mismatch" in resp.get_data(as_text=True)
+
+
+def test_a_tampered_preview_is_refused_and_publishes_nothing(client, world, app, tmp_path):
+    import hashlib
+
+    _adm(client)
+    before = _versions(app)
+    _html, fields = _preview(client, _xlsform_bytes(tmp_path), lang="ru")
+    changed = fields["yaml"].replace("version: 3", "version: 4")
+    assert changed != fields["yaml"]
+    url = "/console/admin/forms/publish?lang=en"
+    # The YAML changed, the hash shown kept: refused.
+    resp = client.post(url, data={**fields, "yaml": changed})
+    assert resp.status_code == 409
+    html = resp.get_data(as_text=True)
+    assert "differs from the one shown" in html and "preview_mismatch" in html
+    # The YAML changed and its hash recomputed: a hash this session was not shown, refused.
+    resp = client.post(url, data={**fields, "yaml": changed,
+                                  "sha256": hashlib.sha256(changed.encode()).hexdigest()})
+    assert resp.status_code == 409
+    assert "was not shown to you" in resp.get_data(as_text=True)
+    # A hash of another shape, or missing fields: 422 naming them.
+    resp = client.post(url, data={**fields, "sha256": "abc"})
+    assert resp.status_code == 422 and "64 hexadecimal digits" in resp.get_data(as_text=True)
+    resp = client.post(url + "&x=1", data={"csrf_token": fields["csrf_token"]})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "The publish form is incomplete" in html
+    assert "The converted form (YAML): Required." in html
+    assert "SHA-256 of the converted form: Required." in html
+    # Without the CSRF token: refused.
+    resp = client.post(url, data={k: v for k, v in fields.items() if k != "csrf_token"})
+    assert resp.status_code == 400
+    assert _versions(app) == before
+    # In the page language.
+    resp = client.post("/console/admin/forms/publish?lang=kk", data={**fields, "yaml": changed})
+    assert resp.status_code == 409 and "көрсетілгеннен өзгеше" in resp.get_data(as_text=True)
+    # The untouched preview still publishes.
+    resp = client.post(url, data=fields)
+    assert resp.status_code == 200 and "Form published: visit-check v3" in \
+        resp.get_data(as_text=True)
+    assert _versions(app) == before + [("visit-check", 3)]
+
+
+def test_the_converted_yaml_is_checked_again_when_published(client, world, app, tmp_path):
+    import hashlib
+
+    from server.web.console_admin import PREVIEWS_KEY
+
+    _adm(client)
+    before = _versions(app)
+    bad = "key: Not A Key\nversion: 0\n"
+    sha = hashlib.sha256(bad.encode()).hexdigest()
+    with client.session_transaction() as session:  # as if the server had shown it
+        session[PREVIEWS_KEY] = [sha]
+    resp = client.post("/console/admin/forms/publish?lang=en", data={
+        "csrf_token": page_token(client, ADMIN), "yaml": bad, "sha256": sha})
+    assert resp.status_code == 422
+    assert 'id="form-problems"' in resp.get_data(as_text=True)
+    assert _versions(app) == before
 
 
 def test_a_broken_xlsform_lists_its_problems_and_publishes_nothing(client, world, app, tmp_path):
