@@ -14,12 +14,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 
 from ..db import utcnow
 from ..extensions import db
 from .models import GENESIS_HASH, AuditEvent, AuditHead
 
 _head = AuditHead.__table__
+_events = AuditEvent.__table__
+_EVENT_COLUMNS = tuple(column.name for column in _events.columns)
 
 
 def canonical_json(event: dict[str, Any]) -> str:
@@ -89,8 +92,19 @@ def append_event(action: str, *, actor=None, object_type: str | None = None,
     }
     digest = event_hash(prev_hash=prev_hash, **fields)
     event = AuditEvent(**fields, prev_hash=prev_hash, hash=digest)
-    db.session.add(event)
-    db.session.execute(_head.update().where(_head.c.id == 1).values(hash=digest))
+    move_head = _head.update().where(_head.c.id == 1).values(hash=digest)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One round trip for the event and the head's new hash (the head row is already locked
+        # by _advance_head, until commit): the lock is held for one statement less.
+        db.session.flush()
+        db.session.execute(sa.insert(_events).values(
+            {column: getattr(event, column) for column in _EVENT_COLUMNS})
+            .add_cte(move_head.cte("move_head")))
+        make_transient_to_detached(event)
+        db.session.add(event)  # persistent as stored, without a second INSERT
+    else:  # SQLite has no UPDATE inside WITH
+        db.session.add(event)
+        db.session.execute(move_head)
     db.session.flush()
     return event
 

@@ -109,23 +109,61 @@ def answer_key(item: Any, index: int) -> str:
     return str(index)
 
 
+ANSWER_FIELDS = frozenset({"question", "value", "not_applicable", "note", "evidence"})
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")  # schemas.SHA256's pattern
+MAX_NOTE, MAX_EVIDENCE = 2000, 20  # schemas.AnswerIn's limits
+
+
+def _plain(text: str) -> bool:
+    if text.isprintable():  # no control character, no lone surrogate: the common case, in C
+        return True
+    try:
+        plain_text(text)
+    except ValidationError:
+        return False
+    return True
+
+
+def _loaded_as_is(item: dict) -> dict | None:
+    """What AnswerIn.load gives for an answer that is plainly valid as sent (the usual case),
+    without marshmallow's per-field machinery; None for anything else, which then goes through
+    AnswerIn itself so its messages stay exactly marshmallow's. Every check here is one AnswerIn
+    makes: a `None` here never accepts what AnswerIn refuses, it only sends it the long way."""
+    if not item.keys() <= ANSWER_FIELDS:
+        return None
+    qid, na = item.get("question"), item.get("not_applicable", False)
+    note, evidence = item.get("note", ""), item.get("evidence", [])
+    if not (type(qid) is str and 1 <= len(qid) <= 64 and qid.isprintable()
+            and type(na) is bool and type(note) is str and len(note) <= MAX_NOTE
+            and type(evidence) is list and len(evidence) <= MAX_EVIDENCE
+            and all(type(sha) is str and SHA256_RE.match(sha) for sha in evidence)
+            and (not note or _plain(note))):
+        return None
+    return {"question": qid, "value": item.get("value"), "not_applicable": na, "note": note,
+            "evidence": list(evidence)}
+
+
 def load_answers(answers_in: list) -> tuple[list[dict], dict[str, list[str]]]:
     """Each answer's shape, one by one: (the answers that loaded, shape errors keyed by
     answer_key), so one malformed answer hides neither the others nor its own question."""
     from .schemas import AnswerIn  # schemas.py imports from here
 
-    schema, loaded, errors = AnswerIn(), [], {}
+    schema, loaded, errors = None, [], {}
     for index, item in enumerate(answers_in):
-        key = answer_key(item, index)
         if not isinstance(item, dict):
-            errors.setdefault(key, []).append(
+            errors.setdefault(answer_key(item, index), []).append(
                 "Give each answer as an object: {question, value, not_applicable, note, "
                 "evidence}.")
             continue
+        quick = _loaded_as_is(item)
+        if quick is not None:
+            loaded.append(quick)
+            continue
+        schema = schema or AnswerIn()
         try:
             loaded.append(schema.load(item))
         except ValidationError as exc:
-            errors.setdefault(key, []).extend(_flat(exc.messages))
+            errors.setdefault(answer_key(item, index), []).extend(_flat(exc.messages))
     return loaded, errors
 
 
