@@ -252,6 +252,42 @@ def test_planning_and_admin_pages(desk, browser, live, world, shot):
     context.close()
 
 
+def test_xlsform_upload_is_previewed_then_published_in_the_browser(browser, live, world, app,
+                                                                    tmp_path, shot):
+    """The workbook is converted and shown (nothing stored); "Publish this form" sends the YAML
+    back the way a browser sends it (CRLF newlines) and publishes exactly that version."""
+    import sqlalchemy as sa
+
+    from server.extensions import db
+    from server.forms.models import FormVersion
+    from tests.forms.test_xlsform import FULL_CHOICES, FULL_SETTINGS, FULL_SURVEY, workbook
+
+    path = workbook(tmp_path / "visit_check.xlsx", FULL_SURVEY, FULL_CHOICES, FULL_SETTINGS)
+    context = browser.new_context(viewport=DESK, base_url=live, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    admin = context.new_page()
+    admin.goto("/login?next=/console/admin%3Flang%3Den")
+    admin.fill("input[name=login]", "adm")
+    admin.fill("input[name=password]", factories.PASSWORD)
+    admin.click("button[type=submit]")
+    admin.wait_for_url(re.compile(r".*/console/admin.*"))
+    admin.set_input_files("#form-upload input[name=file]", str(path))
+    admin.click("#form-upload button[type=submit]")
+    admin.wait_for_selector("#form-preview")
+    assert "visit-check v3" in admin.locator("#preview-form").inner_text()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(FormVersion.id))) == 1
+    shot(admin, "admin-xlsform-preview")
+    admin.click("#preview-publish button[type=submit]")
+    admin.wait_for_selector("#form-published")
+    assert "visit-check v3" in admin.locator("#form-published").inner_text()
+    with app.app_context():
+        version = db.session.scalar(sa.select(FormVersion).order_by(FormVersion.id.desc()))
+        assert (version.form.key, version.version, version.source) == \
+            ("visit-check", 3, "visit_check.xlsx")
+    context.close()
+
+
 # --- evidence players, tablets, accessibility, more screenshots -------------------------------
 
 def _with_media(app, world, default_form, evidence: dict[str, str]) -> dict:
