@@ -40,7 +40,7 @@ SETTINGS_REASONS = {
     "public_key": "Adal does not encrypt visits with a form's key (they travel over HTTPS and "
                   "are stored on the server)",
 }
-# The app's own words for the two answers of a yes_no question (server/web/i18n.py app_yes,
+# The app's own words for the two answers of a yes_no question (server/i18n/strings/app.py app_yes,
 # app_no; a test keeps them equal): choices labelled otherwise stay a single_choice, so that
 # their labels are kept.
 APP_YES_NO = {"yes": {"en": "Yes", "ru": "Да", "kk": "Иә", "uz": "Ha"},

@@ -15,7 +15,7 @@ from ..idempotency import idempotent, remember
 from ..offices.models import Office
 from ..rest import Blueprint, page_args, page_of
 from ..validators import CODE_PATTERN
-from ..web.i18n import page_language
+from ..i18n import page_language
 from . import export, service
 from .models import PublishedReport
 from .schemas import (OfficeReportOut, OfficeReportQuery, OpenDataQuery, PublishedOut,

@@ -14,7 +14,7 @@ from ..db import get_or_404, utcnow
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..offices.models import OFFICE_KINDS, Office
 from ..periods import LABEL_MAX, half_year_of, parse_period
-from ..web.i18n import page_language
+from ..i18n import page_language
 from ..recommendations import service as rec_service
 from . import service
 from .export import kind_name

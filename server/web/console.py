@@ -29,7 +29,7 @@ from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
 from . import console_admin, console_planning
 from .console_access import SignIn, field_messages, problem_detail, staff, t
-from .i18n import STRINGS, page_language
+from ..i18n import MESSAGES, page_language
 
 # Its own static route: console.js lives here; /console/static/adal.css is the same file as
 # /static/adal.css (which base.html links), kept for pages and bookmarks that name it.
@@ -69,12 +69,12 @@ MINUTES = ("minutes", "minimum")
 def label(prefix: str, code) -> str:
     """The page-language name of a stored code (a role, a status, an action), else the code."""
     key = f"{prefix}{getattr(code, 'value', code)}"
-    return t(key) if key in STRINGS else str(getattr(code, "value", code))
+    return t(key) if key in MESSAGES else str(getattr(code, "value", code))
 
 
 def field_label(field: str) -> str:
     key = FIELD_LABELS.get(field)
-    return t(key) if key in STRINGS else field
+    return t(key) if key in MESSAGES else field
 
 
 @bp.context_processor
@@ -82,7 +82,7 @@ def _helpers() -> dict:
     lang = page_language()
     return {"flag_kinds": FLAG_KINDS, "fmt_value": _fmt_value, "fmt_answer": fmt_answer,
             "flag_details": flag_details, "history_details": history_details,
-            "label": label, "field_label": field_label, "known_keys": STRINGS,
+            "label": label, "field_label": field_label, "known_keys": MESSAGES,
             "local": lambda text, fallback="": report_service.localise(text, lang, fallback),
             "queue_page": _queue_page, "problem_detail": problem_detail,
             "field_messages": field_messages}
@@ -137,7 +137,7 @@ def flag_details(flag: dict, questions: dict) -> list[tuple[str, str]]:
     out = []
     detail = (flag.get("detail") if isinstance(flag, dict) else flag.detail) or {}
     for key, value in detail.items():
-        name = t(f"fd_{key}") if f"fd_{key}" in STRINGS else key
+        name = t(f"fd_{key}") if f"fd_{key}" in MESSAGES else key
         if value is None:
             text = "—"
         elif key in METRES:

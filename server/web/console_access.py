@@ -6,7 +6,7 @@ import re
 from ..auth.access import current_user
 from ..auth.models import Role, User
 from ..errors import Forbidden
-from .i18n import page_language, translate
+from ..i18n import page_language, translate
 
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 
@@ -118,9 +118,9 @@ def _named(name: str, value: str) -> str:
     prefix = _STATUS_NAMES.get(name)
     if prefix is None:
         return value
-    from .i18n import STRINGS
+    from ..i18n import MESSAGES
     names = [part.strip() for part in value.split(",")]
-    return ", ".join(t(f"{prefix}{n}") if f"{prefix}{n}" in STRINGS else n for n in names)
+    return ", ".join(t(f"{prefix}{n}") if f"{prefix}{n}" in MESSAGES else n for n in names)
 
 
 def _by_rules(text: str, rules) -> str | None:

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..forms.loader import MAX_FILE_BYTES, FormInvalid, check_definition, read_yaml
 from ..forms.service import list_forms_query, publish_form
 from .console_access import staff, t
-from .i18n import page_language
+from ..i18n import page_language
 
 AUDIT_ROWS = 100
 XLSX_MAGIC = b"PK\x03\x04"

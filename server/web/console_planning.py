@@ -26,7 +26,7 @@ from ..periods import half_year_of
 from ..reports import service as report_service
 from ..validators import CODE_PATTERN
 from .console_access import staff, t
-from .i18n import page_language
+from ..i18n import page_language
 
 PER_PAGE = 50
 MAX_CSV = 2 * 1024 * 1024

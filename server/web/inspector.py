@@ -12,10 +12,11 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, redirect, render_template
+from flask import Blueprint, Response, abort, current_app, redirect, render_template
 
 from ..config import LANGUAGES
-from .i18n import STRINGS
+from ..i18n import translate
+from ..i18n.formatting import app_catalog
 
 # The app's files are served under /app/static/ (inside the service worker's scope), not /static/:
 # the Flask app's own /static route shadows the web blueprint's there (see the report in
@@ -26,16 +27,7 @@ bp = Blueprint("inspector", __name__, url_prefix="/app", template_folder="templa
 HERE = Path(__file__).parent
 ASSET_DIR = HERE / "static" / "app"
 SHELL_TEMPLATE = HERE / "templates" / "app" / "shell.html"
-# Strings the pages already had that the app shows too.
-SHARED_KEYS = ("sign_in", "login", "password", "sign_out", "language", "bad_credentials")
 SCREENS = ("/", "/signin", "/visits", "/visit/<uuid:visit_uuid>", "/amend/<uuid:visit_uuid>")
-
-
-def app_strings() -> dict[str, dict[str, str]]:
-    """The interface strings the app needs, keyed without the "app_" prefix."""
-    strings = {key: STRINGS[key] for key in SHARED_KEYS}
-    strings.update({key[4:]: value for key, value in STRINGS.items() if key.startswith("app_")})
-    return strings
 
 
 def _assets() -> list[Path]:
@@ -48,7 +40,8 @@ def _build_id() -> str:
     for path in [*_assets(), SHELL_TEMPLATE, ASSET_DIR / "sw.js"]:
         digest.update(path.relative_to(HERE).as_posix().encode())
         digest.update(path.read_bytes())
-    digest.update(json.dumps(app_strings(), sort_keys=True).encode())
+    for lang in LANGUAGES:
+        digest.update(json.dumps(app_catalog(lang), sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -68,8 +61,11 @@ def _no_cache(resp: Response) -> Response:
 
 def shell(visit_uuid=None):
     """Every screen of the app: the same shell; the app routes on the path in the browser."""
-    html = render_template("app/shell.html", strings=app_strings(), languages=LANGUAGES,
-                           default_language=current_app.config["DEFAULT_LANGUAGE"],
+    lang = current_app.config["DEFAULT_LANGUAGE"]
+    html = render_template("app/shell.html", languages=LANGUAGES, default_language=lang,
+                           title=translate("app_neutral_title", lang),
+                           skip=translate("app_skip", lang),
+                           noscript={code: translate("app_noscript", code) for code in LANGUAGES},
                            build=build_id())
     return _no_cache(Response(html, mimetype="text/html"))
 
@@ -84,11 +80,22 @@ def root():
     return redirect("/app/", code=308)
 
 
+@bp.get("/i18n/<lang>.json")
+def catalog(lang: str):
+    """The app's strings and CLDR formats in one language, from the gettext catalogs; the service
+    worker keeps all four for offline use."""
+    if lang not in LANGUAGES:
+        abort(404)
+    body = json.dumps(app_catalog(lang), ensure_ascii=False, sort_keys=True)
+    return _no_cache(Response(body, mimetype="application/json"))
+
+
 @bp.get("/sw.js")
 def service_worker():
     """The service worker, at /app/sw.js so that its scope is /app/; it caches the shell and
     the assets listed here under a cache named after the build."""
-    assets = ["/app/", *(f"/app/static/{p.relative_to(ASSET_DIR).as_posix()}" for p in _assets())]
+    assets = ["/app/", *(f"/app/static/{p.relative_to(ASSET_DIR).as_posix()}" for p in _assets()),
+              *(f"/app/i18n/{lang}.json" for lang in LANGUAGES)]
     head = f"const BUILD = {json.dumps(build_id())};\nconst ASSETS = {json.dumps(assets)};\n"
     body = head + (ASSET_DIR / "sw.js").read_text(encoding="utf-8")
     return _no_cache(Response(body, mimetype="text/javascript"))

@@ -11,7 +11,8 @@ from ..auth.access import SAFE_METHODS, current_user, start_session
 from ..auth.api import rate_limited
 from ..db import unit_of_work
 from ..extensions import csrf
-from .i18n import page_language, translate
+from ..i18n import page_language, translate, translate_plural
+from ..i18n import formatting
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -32,9 +33,17 @@ def check_csrf() -> None:
 
 
 def template_helpers() -> dict:
+    """Strings, plurals, numbers and dates in the page's language for every template."""
     lang = page_language()
-    return {"lang": lang, "_": lambda key: translate(key, lang), "current_user": current_user,
-            "lang_url": _lang_url}
+    return {"lang": lang, "_": lambda key, **values: translate(key, lang, **values),
+            "_n": lambda key, n, **values: translate_plural(key, n, lang, **values),
+            "fmt_date": lambda value, skeleton="yMMMd": formatting.format_date(value, lang,
+                                                                               skeleton),
+            "fmt_datetime": lambda value, skeleton="yMMMd": formatting.format_datetime(
+                value, lang, skeleton),
+            "fmt_number": lambda value, digits=None: formatting.format_number(value, lang, digits),
+            "fmt_percent": lambda value, digits=0: formatting.format_percent(value, lang, digits),
+            "current_user": current_user, "lang_url": _lang_url}
 
 
 def _lang_url(code: str) -> str:

@@ -520,8 +520,9 @@ def test_a_second_settings_row_is_reported(tmp_path):
 
 
 def test_app_yes_no_words_are_the_apps():
-    from server.web.i18n import STRINGS
-    assert APP_YES_NO == {"yes": STRINGS["app_yes"], "no": STRINGS["app_no"]}
+    from server.i18n import LANGUAGES, translate
+    assert APP_YES_NO == {"yes": {lang: translate("app_yes", lang) for lang in LANGUAGES},
+                          "no": {lang: translate("app_no", lang) for lang in LANGUAGES}}
 
 
 def test_yes_no_choices_with_their_own_labels_stay_a_single_choice_with_the_labels(tmp_path):

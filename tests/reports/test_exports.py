@@ -43,7 +43,7 @@ def test_csv_numbers_are_the_json_numbers(client, admin_headers, ranked):
     col = {name: i for i, name in enumerate(header)}
     for item, row in zip(body["items"], rows):
         assert float(row[col["Mean score"]]) == item["score"]
-        assert float(row[col["95% interval, low"]]) == item["ci_low"]
+        assert float(row[col["95% interval, low"]]) == item["ci_low"]
         assert int(row[col["Approved visits"]]) == item["visits"]
     assert rows[0][col["Office"]] == "Алматы ЦОН №1"
     assert float(rows[0][col["Queue"]]) == 75.0
@@ -72,7 +72,7 @@ def test_xlsx_opens_with_a_sheet_per_kind_and_the_same_numbers(client, admin_hea
     assert (a_row[col["Rank"]], a_row[col["Office code"]]) == (1, "A")
     assert a_row[col["Mean score"]] == a["score"]  # a number, not text
     assert isinstance(a_row[col["Mean score"]], (int, float))
-    assert a_row[col["95% interval, low"]] == a["ci_low"]
+    assert a_row[col["95% interval, low"]] == a["ci_low"]
     assert book["Registry office"].cell(row=2, column=col["Office code"] + 1).value == "R1"
 
 

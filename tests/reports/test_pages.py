@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from server.i18n.formatting import format_date
 from server.auth.access import SESSION_PASSWORD_KEY, SESSION_USER_KEY, password_fingerprint
 from tests import factories
 
@@ -188,7 +190,7 @@ def test_the_office_page_lists_the_recommendations_with_their_status(
     html = client.get(f"/reports/offices/A?period=2026H1&lang={lang}").get_data(as_text=True)
     table = html[html.index('<table class="recommendations">'):]
     table = table[:table.index("</table>")]
-    assert "Put up the fee list" in table and "2026-03-01" in table
+    assert "Put up the fee list" in table and format_date(date(2026, 3, 1), lang) in table
     assert verified in table and overdue in table
     assert "Fix the ramp" not in table  # made after the period
     assert EVIL not in html and "Brief the staff &lt;script&gt;" in table

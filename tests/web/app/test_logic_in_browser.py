@@ -103,3 +103,43 @@ def test_the_sha256_of_evidence_matches_python_both_ways(phone):
       return [await sha256OfBlob(blob), await sha256OfBlob(blob, () => {}, { subtleMax: 0 })];
     }""", base64.b64encode(data).decode())
     assert got == [hashlib.sha256(data).hexdigest()] * 2
+
+
+RUN_FORMATS = """async (langs) => {
+  const i18n = await import("/app/static/i18n.js");
+  const out = {};
+  for (const code of langs) {
+    await i18n.setLang(code, { remember: false });
+    const counts = [];
+    for (let n = 0; n <= 200; n++) counts.push(i18n.pluralIndex(code, n));
+    out[code] = {
+      counts,
+      date: i18n.formatDate("2026-12-02T09:05:00"),
+      time: i18n.formatTime("2026-12-02T09:05:00"),
+      number: i18n.formatNumber(1234.5, 1),
+      unsent: [1, 2, 5].map((n) => i18n.tn("n_unsent", n)),
+    };
+  }
+  return out;
+}"""
+
+
+def test_plurals_dates_and_numbers_in_the_browser_follow_the_catalogs_and_cldr(phone):
+    """The app's plural rule is the catalogs' Plural-Forms for 0-200, and dates/numbers come
+    from CLDR even where Chromium has no Kazakh or Uzbek data (no "M12 2")."""
+    from datetime import datetime
+
+    from server.i18n import translate_plural
+    from server.i18n.formatting import format_date, format_number, plural_index
+
+    _open(phone)
+    got = phone.evaluate(RUN_FORMATS, ["kk", "ru", "en", "uz"])
+    moment = datetime(2026, 12, 2, 9, 5)
+    for lang, result in got.items():
+        assert result["counts"] == [plural_index(lang, n) for n in range(201)], lang
+        assert result["date"] == format_date(moment, lang, "MMMd"), lang
+        assert result["time"] == "09:05"
+        assert result["number"] == format_number(1234.5, lang, 1), lang
+        assert result["unsent"] == [translate_plural("app_n_unsent", n, lang)
+                                    for n in (1, 2, 5)], lang
+    assert got["kk"]["date"] == "2 жел." and got["uz"]["date"] == "2-dek"

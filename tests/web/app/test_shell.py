@@ -8,7 +8,7 @@ import re
 import pytest
 from markupsafe import escape
 
-from server.web.i18n import STRINGS
+from server.i18n import LANGUAGES, translate
 
 SCREENS = ["/app/", "/app/signin", "/app/visits", "/app/visit/0b0e6f4c-8a1d-4b5e-9f3a-2c7d1e6b9a40",
            "/app/amend/0b0e6f4c-8a1d-4b5e-9f3a-2c7d1e6b9a40"]
@@ -28,28 +28,53 @@ def test_every_screen_is_the_shell_with_a_strict_csp_and_no_inline_script(client
     assert "Adal" not in re.search(r"<title>(.*)</title>", html).group(1)
 
 
-def test_the_shell_carries_the_app_strings_in_every_language(client):
-    html = client.get("/app/").get_data(as_text=True)
-    data = json.loads(re.search(r'<script type="application/json" id="app-strings">(.*?)</script>',
-                                html, re.S).group(1))
-    assert data["start_visit"]["kk"] == STRINGS["app_start_visit"]["kk"]
-    assert data["sign_in"] == STRINGS["sign_in"]
+@pytest.mark.parametrize("lang", ["kk", "ru", "en", "uz"])
+def test_each_language_is_one_json_from_the_catalogs(client, lang):
+    resp = client.get(f"/app/i18n/{lang}.json")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    data = resp.get_json()
+    assert data["strings"]["start_visit"] == translate("app_start_visit", lang)
+    assert data["strings"]["sign_in"] == translate("sign_in", lang)
+    assert len(data["months"]["abbr"]) == 12 and not data["months"]["abbr"][11].startswith("M")
+    assert data["patterns"]["time"] == "HH:mm"
 
 
-def test_app_strings_exist_in_four_languages_and_uzbek_uses_the_okina():
-    for key, texts in STRINGS.items():
-        if key.startswith("app_"):
-            assert set(texts) == {"kk", "ru", "en", "uz"}, key
-            assert not re.search(r"[a-zA-Z]['‘’`][a-zA-Z]", texts["uz"]), key
+def test_kazakh_and_uzbek_month_names_come_from_cldr_not_the_browser(client):
+    assert client.get("/app/i18n/kk.json").get_json()["months"]["abbr"][11] == "жел."
+    assert client.get("/app/i18n/uz.json").get_json()["months"]["abbr"][11] == "dek"
+    assert client.get("/app/i18n/ru.json").get_json()["number"]["decimal"] == ","
+
+
+def test_russian_plurals_carry_three_forms_and_kazakh_two(client):
+    ru = client.get("/app/i18n/ru.json").get_json()["plurals"]["n_unsent"]
+    kk = client.get("/app/i18n/kk.json").get_json()["plurals"]["n_unsent"]
+    assert len(ru) == 3 and len(set(ru)) == 3 and len(kk) == 2
+
+
+def test_an_unknown_language_file_is_a_404(client):
+    assert client.get("/app/i18n/de.json").status_code == 404
+    assert client.get("/app/i18n/..%2Fsw.json").status_code == 404
+
+
+def test_the_service_worker_keeps_every_language_file(client):
+    body = client.get("/app/sw.js").get_data(as_text=True)
+    for lang in LANGUAGES:
+        assert f"/app/i18n/{lang}.json" in body
+
+
+def test_app_strings_in_uzbek_use_the_okina():
+    for key in [k for k in __import__("server.i18n", fromlist=["MESSAGES"]).MESSAGES
+                if k.startswith("app_")]:
+        assert not re.search(r"[a-zA-Z]['‘’`][a-zA-Z]", translate(key, "uz")), key
 
 
 def test_the_skip_link_and_the_noscript_message_are_translated(client):
     html = client.get("/app/").get_data(as_text=True)
     skip = re.search(r'<a class="skip" id="skip" href="#main">(.*?)</a>', html).group(1)
-    assert skip == STRINGS["app_skip"]["ru"]  # the default language until the app runs
+    assert skip == translate("app_skip", "ru")  # the default language until the app runs
     noscript = re.search(r"<noscript>(.*?)</noscript>", html, re.S).group(1)
     for code in ("kk", "ru", "en", "uz"):
-        assert f'<p lang="{code}">{escape(STRINGS["app_noscript"][code])}</p>' in noscript, code
+        assert f'<p lang="{code}">{escape(translate("app_noscript", code))}</p>' in noscript, code
 
 
 def test_app_without_slash_goes_to_the_service_worker_scope(client):

@@ -4,7 +4,7 @@
 import { clockOffset } from "./api.js";
 import * as data from "./data.js";
 import { fill, h } from "./dom.js";
-import { LANGUAGES, chosen, lang, setLang, t } from "./i18n.js";
+import { LANGUAGES, chosen, lang, ready, setLang, t } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { prepareAmend, showAssignments, showSignIn, showVisits } from "./screens.js";
 import * as session from "./session.js";
@@ -45,7 +45,7 @@ function navigate(path, { replace = false } = {}) {
 }
 
 function languageSelect() {
-  const select = h("select", { id: "lang", onchange: (event) => { setLang(event.target.value); route(); } },
+  const select = h("select", { id: "lang", onchange: (event) => { setLang(event.target.value).then(route, route); } },
     LANGUAGES.map((code) => h("option", { value: code, lang: code, selected: code === lang()}, NAMES[code])));
   return h("span", { class: "lang" }, h("label", { for: "lang", class: "visually-hidden" }, t("language")), select);
 }
@@ -169,7 +169,9 @@ async function openVisit(uuid, screen) {
 async function afterSignIn() {
   const s = session.current();
   outbox.setOwner(s.login);
-  if (!chosen() && s.languages?.length && LANGUAGES.includes(s.languages[0])) setLang(s.languages[0], { remember: false });
+  if (!chosen() && s.languages?.length && LANGUAGES.includes(s.languages[0])) {
+    await setLang(s.languages[0], { remember: false }).catch(() => {});
+  }
   navigate("/app/", { replace: true });
   outbox.kick();
 }
@@ -198,7 +200,10 @@ async function boot() {
   for (const type of ["changed", "progress", "sent", "attention"]) outbox.events.addEventListener(type, listChanged);
   const s = await session.load();
   if (s?.login) outbox.setOwner(s.login);
-  if (s?.languages?.length && !chosen() && LANGUAGES.includes(s.languages[0])) setLang(s.languages[0], { remember: false });
+  await ready().catch(() => {}); // offline before the first visit: the screens show keys, not a blank page
+  if (s?.languages?.length && !chosen() && LANGUAGES.includes(s.languages[0])) {
+    await setLang(s.languages[0], { remember: false }).catch(() => {});
+  }
   document.body.dataset.save = store.saveState();
   await route();
   document.body.dataset.ready = "1";

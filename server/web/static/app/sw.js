@@ -31,7 +31,7 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname.startsWith("/app/")) {
     event.respondWith(shell(request));
-  } else if (url.pathname.startsWith("/app/static/")) {
+  } else if (url.pathname.startsWith("/app/static/") || url.pathname.startsWith("/app/i18n/")) {
     event.respondWith(fromCache(APP_CACHE, request, url.pathname));
   } else if (FORM_VERSION.test(url.pathname) && !url.search) {
     event.respondWith(fromCache(FORM_CACHE, request, url.pathname));
