@@ -8,7 +8,9 @@ the browser knowing Kazakh or Uzbek.
 """
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -19,10 +21,12 @@ from babel.support import NullTranslations, Translations
 from flask import current_app, has_request_context, request
 
 from ..config import LANGUAGES
+from . import strings
 from .registry import MESSAGES, PLURALS
-from .strings import app as _app_strings  # noqa: F401  (declares the strings)
-from .strings import common as _common_strings  # noqa: F401
-from .strings import console as _console_strings  # noqa: F401
+
+# Every module in strings/ declares strings of one area; importing them fills the registry.
+for _module in pkgutil.iter_modules(strings.__path__):
+    importlib.import_module(f"{strings.__name__}.{_module.name}")
 
 log = logging.getLogger(__name__)
 
