@@ -103,11 +103,17 @@ def test_a_missing_placeholder_is_caught(tmp_path):
                                         "['n', 'total']"]
 
 
+BLOCK = ('msgctxt "c_n_visits"\nmsgid "{n} visit"\nmsgid_plural "{n} visits"\n'
+         'msgstr[0] "{n} проверка"\nmsgstr[1] "{n} проверки"\nmsgstr[2] "{n} проверок"\n')
+
+
 def test_a_broken_plural_is_caught(tmp_path):
-    missing = _broken_copy(tmp_path, "ru", lambda s: s.replace('msgstr[2] "{n} проверок"\n', ""))
+    def edit(old, new):
+        return lambda s: s.replace(BLOCK, BLOCK.replace(old, new))
+    assert BLOCK in (TRANSLATIONS_DIR / "ru" / "LC_MESSAGES" / "messages.po").read_text("utf-8")
+    missing = _broken_copy(tmp_path, "ru", edit('msgstr[2] "{n} проверок"\n', ""))
     assert catalog_problems(missing) == ["c_n_visits: plural form 2 untranslated"]
-    renamed = _broken_copy(tmp_path, "ru", lambda s: s.replace(
-        'msgstr[1] "{n} проверки"', 'msgstr[1] "{count} проверки"'))
+    renamed = _broken_copy(tmp_path, "ru", edit("msgstr[1] \"{n}", "msgstr[1] \"{count}"))
     assert catalog_problems(renamed) == ["c_n_visits: plural form 1 has ['count'], English has "
                                          "['n']"]
 

@@ -366,6 +366,11 @@ def _kind_order(kind: str) -> tuple:
     return (OFFICE_KINDS.index(kind), "") if kind in OFFICE_KINDS else (len(OFFICE_KINDS), kind)
 
 
+def local_dates(period: Period) -> tuple[str, str]:
+    """The first and last day of a period in the programme's time zone, ISO dates."""
+    return _local_dates(period, settings().tz)
+
+
 def _local_dates(period: Period, tz: str) -> tuple[str, str]:
     zone = ZoneInfo(tz)
     return (period.start.astimezone(zone).date().isoformat(),

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 from itertools import groupby
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..auth.access import current_user
 from ..auth.models import Role
 from ..config import LANGUAGES
 from ..db import get_or_404, utcnow
+from ..extensions import db
 from ..errors import Forbidden, NotFound, ValidationFailed
-from ..offices.models import OFFICE_KINDS, Office
+from ..offices.models import OFFICE_KINDS, Office, Region
 from ..periods import LABEL_MAX, half_year_of, parse_period
-from ..i18n import page_language
+from ..i18n import page_language, translate
+from ..i18n.formatting import format_number
 from ..recommendations import service as rec_service
-from . import service
+from . import answers, charts, service
 from .export import kind_name
 
 bp = Blueprint("report_pages", __name__)
@@ -175,8 +178,54 @@ def office_page(code):
     period = _period()
     report = service.office_report(office=office, period=period, lang=page_language())
     recommendations = rec_service.office_report_list(office=office, made_before=period.end)
+    region_offices = db.session.scalars(sa.select(Office.id).where(
+        Office.region_id == office.region_id)).all()
+    groups = [({office.id: "office"}, ("office", office.code)),
+              (dict.fromkeys(region_offices, "region"), ("region", office.region.code))]
     return render_template("reports/office.html", report=report,
-                           trend=trend_chart(report["trend"]), recommendations=recommendations)
+                           trend=trend_chart(report["trend"]), recommendations=recommendations,
+                           answer_charts=_answer_charts(period, groups),
+                           region_code=office.region.code)
+
+
+def _answer_charts(period, groups: list[tuple[dict, tuple[str, str]]]) -> list[dict]:
+    """The per-question charts for offices grouped as given: [(office id -> group key,
+    (group key, label))], one tally per grouping, in the page's language."""
+    lang = page_language()
+    tallies, definition = {}, None
+    for members, _ in groups:
+        found, counted = answers.tally(period=period, groups=members)
+        definition = definition or found
+        tallies.update(counted)
+    if definition is None:
+        return []
+    names = {"na": translate("chart_na", lang)}
+    return charts.question_charts(answers.questions(definition, lang), tallies,
+                                  [label for _, label in groups], names,
+                                  lambda v: format_number(v, lang))
+
+
+@bp.get("/reports/regions/<code>")
+def region_page(code):
+    """A region's answers per question, one bar per office, for a period."""
+    user = _staff()
+    if user is None:
+        return _to_login()
+    if len(code) > 32 or "\x00" in code:
+        raise NotFound(f"No region with code={code[:40]!r}.")
+    region = get_or_404(Region, code=code)
+    service.resolve_scope(user=user, region=region.code)  # 403 outside a supervisor's regions
+    period = _period()
+    lang = page_language()
+    offices = db.session.scalars(sa.select(Office).where(Office.region_id == region.id)
+                                 .order_by(Office.code)).all()
+    groups = [({o.id: o.code}, (o.code, f"{o.code} {service.localise(o.name, lang, o.code)}"))
+              for o in offices]
+    start, end = service.local_dates(period)
+    return render_template("reports/region.html", region=region,
+                           region_name=service.localise(region.name, lang, region.code),
+                           period=period, start=start, end=end,
+                           answer_charts=_answer_charts(period, groups), offices=offices)
 
 
 def _localised(data: dict, lang: str) -> dict:
