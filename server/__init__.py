@@ -41,6 +41,11 @@ class JSONProvider(DefaultJSONProvider):
             return super().loads(s, **kwargs)
         except RecursionError as exc:
             raise json.JSONDecodeError("nested too deeply", "", 0) from exc
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            # An integer of more than 4,300 digits: Python's int-parsing limit.
+            raise json.JSONDecodeError(str(exc), "", 0) from exc
 
 
 def create_app(overrides: dict | None = None, *, instance_path: str | None = None) -> Flask:

@@ -136,6 +136,11 @@ class StrictParser(FlaskParser):
             data = core.parse_json(request_body(req))
         except RecursionError as exc:  # json.loads gives up on deep nesting
             raise MalformedJSON("The JSON body is nested too deeply.") from exc
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            # Python refuses to convert integers of more than 4,300 digits (CVE-2020-10735).
+            raise MalformedJSON(f"The body is not valid JSON: {exc}.") from exc
         errors = hostile_text_errors(data)
         if errors:  # before any schema, hash or query sees the text
             raise _hostile_fields(errors)

@@ -266,3 +266,16 @@ def test_the_openapi_spec_documents_the_api_and_bearer_auth(client):
             "/api/v1/users"} <= spec["paths"].keys()
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http",
                                                                    "scheme": "bearer"}
+
+
+HUGE_INTEGER = b"1" * 5000  # past Python's 4,300-digit limit for int() of a string
+
+
+@pytest.mark.parametrize("path, role", [("/api/v1/auth/token", None), ("/api/v1/visits", "inspector"),
+                                        ("/api/v1/offices", "admin"), ("/api/v1/assignments", "supervisor")])
+def test_an_integer_of_5000_digits_is_malformed_json_not_a_crash(client, headers_for, path, role):
+    headers = headers_for(role) if role else {}
+    body = b'{"login": ' + HUGE_INTEGER + b', "n": ' + HUGE_INTEGER + b"}"
+    resp = client.post(path, data=body, content_type="application/json", headers=headers)
+    problem = assert_problem(resp, 400, "malformed_json")
+    assert "4300" in problem["detail"] or "digits" in problem["detail"]

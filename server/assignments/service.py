@@ -18,7 +18,7 @@ from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..forms.models import FormVersion, SurveyForm
 from ..offices.models import Office
-from ..offices.service import decode_csv, get_office
+from ..offices.service import csv_shape, decode_csv, get_office
 from ..periods import half_year_of
 from .models import Assignment, AssignmentStatus
 from .schemas import AssignmentIn
@@ -103,9 +103,8 @@ def create_assignments_from_csv(*, raw: bytes, actor: User) -> list[Assignment]:
     """Plan many visits from CSV (columns: office, inspector, form_key, form_version,
     window_start, window_end): all rows or none, every bad row listed by line."""
     text = decode_csv(raw)
-    first = text.splitlines()[0] if text.strip() else ""
-    reader = csv.DictReader(io.StringIO(text, newline=""),
-                            delimiter=";" if first.count(";") > first.count(",") else ",")
+    _, delimiter = csv_shape(text)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = [(c or "").strip().lower() for c in (reader.fieldnames or [])]
     missing = [c for c in CSV_COLUMNS if c not in columns]
     if missing or set(columns) - set(CSV_COLUMNS):

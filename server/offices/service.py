@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import io
 
 import marshmallow as ma
@@ -187,13 +188,41 @@ def _delimiter(header: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
+# An office or assignment file has a dozen columns; a header of thousands is not a list of offices
+# (and used to cost quadratic time to check). Lines are capped so a file cannot hide a huge cell.
+MAX_CSV_COLUMNS = 64
+MAX_CSV_LINE_CHARS = 16_384
+
+
+def csv_shape(text: str) -> tuple[str, str]:
+    """The header line and its delimiter; 422 for a header of too many columns or an overlong
+    line, in time linear in the file's size."""
+    header_line = text.splitlines()[0] if text.strip() else ""
+    delimiter = _delimiter(header_line)
+    if header_line.count(delimiter) + 1 > MAX_CSV_COLUMNS:
+        raise ValidationFailed(
+            f"The header has {header_line.count(delimiter) + 1} columns; at most "
+            f"{MAX_CSV_COLUMNS} are read.", code="csv_bad_header",
+            errors={"columns": [f"At most {MAX_CSV_COLUMNS} columns."]})
+    for number, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_CSV_LINE_CHARS:
+            raise ValidationFailed(
+                f"Line {number} has {len(line)} characters; at most {MAX_CSV_LINE_CHARS}.",
+                code="csv_malformed", errors={"line": [f"Line {number} is too long."]})
+    return header_line, delimiter
+
+
+def duplicates(columns: list[str]) -> list[str]:
+    """Columns named more than once, sorted (linear: a Counter, not list.count per column)."""
+    return sorted(c for c, n in Counter(columns).items() if n > 1)
+
+
 def parse_office_csv(text: str) -> list[tuple[int, dict]]:
     """(line number, OfficeIn-shaped dict) per data row; structural problems raise at once."""
     if not text.strip():
         raise ValidationFailed("The file is empty.", code="csv_empty")
-    header_line = text.splitlines()[0]
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(header_line),
-                            strict=True)
+    _, delimiter = csv_shape(text)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         columns = [(c or "").strip().lower() for c in (reader.fieldnames or [])]
     except csv.Error as exc:
@@ -201,7 +230,7 @@ def parse_office_csv(text: str) -> list[tuple[int, dict]]:
     reader.fieldnames = columns
     missing = [c for c in CSV_REQUIRED if c not in columns]
     unknown = [c for c in columns if c not in CSV_REQUIRED + CSV_OPTIONAL]
-    duplicate = sorted({c for c in columns if columns.count(c) > 1})
+    duplicate = duplicates(columns)
     if missing or unknown or duplicate:
         errors = {}
         if missing:

@@ -438,3 +438,34 @@ def test_cli_lists_missing_columns(cli_import, count):
     assert result.exit_code == 1
     assert "missing_columns" in result.stderr and "name_kk" in result.stderr
     assert count(Office) == 0
+
+
+# --- hostile shapes: a header of 50,000 columns, an overlong line ---------------------------
+
+def test_a_header_of_50000_columns_is_refused_at_once_and_imports_nothing(upload, count):
+    """It used to be checked in quadratic time (50,000 columns gave no answer within 60 s)."""
+    resp = upload(csv_body(ROW_1, header=",".join(f"c{i}" for i in range(50_000))))
+    body = assert_problem(resp, 422, "csv_bad_header")
+    assert "50000 columns" in body["detail"] and body["errors"]["columns"]
+    assert count(Office) == 0
+
+
+def test_many_repeated_columns_are_named_once_each():
+    with pytest.raises(ValidationFailed) as err:
+        service.parse_office_csv(",".join([HEADER, "code", "code", "lat"]) + "\n")
+    assert err.value.errors == {"duplicate_columns": ["code", "lat"]}
+
+
+def test_a_line_over_the_limit_is_refused_with_its_number(upload, count):
+    long_row = ROW_1.replace("Street 1", "x" * (service.MAX_CSV_LINE_CHARS + 1))
+    resp = upload(csv_body(ROW_2, long_row))
+    body = assert_problem(resp, 422, "csv_malformed")
+    assert "Line 3" in body["detail"]
+    assert count(Office) == 0
+
+
+def test_an_assignment_csv_of_50000_columns_is_refused_too(client, supervisor_headers):
+    raw = ",".join(f"c{i}" for i in range(50_000)).encode() + b"\n"
+    resp = client.post("/api/v1/assignments", data=raw,
+                       headers={**supervisor_headers, "Content-Type": "text/csv"})
+    assert_problem(resp, 422, "csv_bad_header")
