@@ -10,7 +10,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, errors, health, rest
+from . import config, errors, health, rest, transport
 from . import models  # noqa: F401  (all tables known before create_all or migrations)
 from . import web
 from .auth import api as auth_api
@@ -81,5 +81,6 @@ def create_app(overrides: dict | None = None, *, instance_path: str | None = Non
         api.register_blueprint(blp)
     app.register_blueprint(health.bp)
     web.register(app)
+    transport.init_app(app)
     app.cli.add_command(adal)
     return app

@@ -30,6 +30,7 @@ DEFAULTS = {
     "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
     "PROXY_FIX_X_FOR": 0,
     "SESSION_COOKIE_SECURE": False,
+    "SECURE_COOKIES": None,  # None: Secure cookies and HSTS whenever a non-debug run sees HTTPS
     "SESSION_LIFETIME_HOURS": 12,
     "DEFAULT_LANGUAGE": "ru",
     "PAGE_SIZE_MAX": 200,
@@ -117,6 +118,8 @@ def finalise(config, instance_path: str) -> None:
     # Only a 429 says when to retry (errors.py); X-RateLimit headers on every sign-in answer
     # would tell a client with one typo to wait a minute.
     config["RATELIMIT_HEADERS_ENABLED"] = False
+    if config.get("SESSION_COOKIE_SECURE") is True and config.get("SECURE_COOKIES") is None:
+        config["SECURE_COOKIES"] = True  # the older setting's name
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["PERMANENT_SESSION_LIFETIME"] = (_whole(config["SESSION_LIFETIME_HOURS"]) or 0) * 3600
