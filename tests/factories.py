@@ -46,3 +46,13 @@ def user(*, role: str | Role = Role.INSPECTOR, login: str | None = None,
 def token_for(user: User, **kw) -> str:
     secret, _ = auth_service.issue_token(user=user, **kw)
     return secret
+
+
+def browser_session(user) -> dict:
+    """The session-cookie values of `user` signed in to the pages (a server-side session row is
+    added and flushed); write them with client.session_transaction()."""
+    from server.auth.access import (SESSION_PASSWORD_KEY, SESSION_SECRET_KEY, SESSION_USER_KEY,
+                                    password_fingerprint)
+    from server.auth.service import open_web_session
+    return {SESSION_USER_KEY: user.id, SESSION_PASSWORD_KEY: password_fingerprint(user),
+            SESSION_SECRET_KEY: open_web_session(user=user, hours=1)}

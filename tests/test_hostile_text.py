@@ -11,7 +11,6 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from server.auth.access import SESSION_PASSWORD_KEY, SESSION_USER_KEY, password_fingerprint
 from server.auth.models import User
 from server.errors import problem
 from server.extensions import db
@@ -26,10 +25,10 @@ def sign_in(client, commit):
     def run(role: str) -> None:
         def create():
             user = factories.user(role=role)
-            return user.id, password_fingerprint(user)
-        uid, fingerprint = commit(create)
+            return factories.browser_session(user)
+        values = commit(create)
         with client.session_transaction() as session:
-            session[SESSION_USER_KEY], session[SESSION_PASSWORD_KEY] = uid, fingerprint
+            session.update(values)
     return run
 
 

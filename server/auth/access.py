@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from functools import wraps
 
-from flask import g, request, session
+from flask import current_app, g, request, session
 from ..errors import Forbidden, Unauthorized
 from ..extensions import csrf, db
 from . import service
@@ -18,6 +18,7 @@ from .models import ApiToken, Role, User
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_USER_KEY = "uid"
 SESSION_PASSWORD_KEY = "pwd"
+SESSION_SECRET_KEY = "sid"  # the server-side session's secret (auth.models.WebSession)
 
 
 def password_fingerprint(user: User) -> str:
@@ -27,11 +28,24 @@ def password_fingerprint(user: User) -> str:
 
 
 def start_session(user: User) -> None:
-    """Sign `user` in to the pages: a fresh session (no fixation) bound to their password."""
+    """Sign `user` in to the pages: a fresh session (no fixation) bound to their password and to
+    a server-side session row, so that signing out ends every copy of the cookie. The caller
+    commits."""
     session.clear()
     session[SESSION_USER_KEY] = user.id
     session[SESSION_PASSWORD_KEY] = password_fingerprint(user)
+    session[SESSION_SECRET_KEY] = service.open_web_session(
+        user=user, hours=current_app.config["SESSION_LIFETIME_HOURS"])
     session.permanent = True
+
+
+def end_session() -> None:
+    """Sign out of the pages: the server forgets the session, the browser its cookie. The caller
+    commits."""
+    secret = session.get(SESSION_SECRET_KEY)
+    if isinstance(secret, str):
+        service.end_web_session(secret)
+    session.clear()
 
 
 def _bearer() -> str | None:
@@ -54,8 +68,9 @@ def _authenticate() -> tuple[User | None, ApiToken | None]:
     uid = session.get(SESSION_USER_KEY)
     if uid is None:
         return None, None
-    user = db.session.get(User, uid)
-    if (user is None or not user.active
+    secret = session.get(SESSION_SECRET_KEY)
+    user = service.web_session_user(secret) if isinstance(secret, str) else None
+    if (user is None or user.id != uid or not user.active
             or session.get(SESSION_PASSWORD_KEY) != password_fingerprint(user)):
         session.clear()
         return None, None

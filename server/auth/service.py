@@ -17,7 +17,7 @@ from ..db import utcnow
 from ..errors import Conflict, Unauthorized, ValidationFailed
 from ..extensions import db
 from ..offices.models import Office, Region
-from .models import ApiToken, Role, User
+from .models import ApiToken, Role, User, WebSession
 
 TOKEN_PREFIX = "adal_"
 # How stale last_used_at may get before a request writes it again (saves a write per request).
@@ -146,6 +146,46 @@ def _revoke_all(user: User) -> None:
     db.session.execute(sa.update(ApiToken)
                        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                        .values(revoked_at=utcnow()))
+    end_web_sessions(user=user, why="revoked")
+
+
+# --- browser sessions (server/auth/access.py puts the secret in the signed cookie) ------------
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def open_web_session(*, user: User, hours: int) -> str:
+    """A new browser session for `user`; returns the secret for the cookie. Flushes only."""
+    secret = secrets.token_urlsafe(32)
+    db.session.add(WebSession(user_id=user.id, secret_hash=_secret_hash(secret),
+                              expires_at=utcnow() + timedelta(hours=hours)))
+    db.session.flush()
+    return secret
+
+
+def web_session_user(secret: str) -> User | None:
+    """The user of a live browser session, or None if it ended, expired or never existed."""
+    row = db.session.scalar(sa.select(WebSession).where(
+        WebSession.secret_hash == _secret_hash(secret[:256])))
+    if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+        return None
+    return db.session.get(User, row.user_id)
+
+
+def end_web_session(secret: str) -> None:
+    """Sign one session out: its cookie, and every copy of it, stops working. Flushes only."""
+    db.session.execute(sa.update(WebSession)
+                       .where(WebSession.secret_hash == _secret_hash(secret[:256]),
+                              WebSession.ended_at.is_(None))
+                       .values(ended_at=utcnow(), ended_why="signed_out"))
+
+
+def end_web_sessions(*, user: User, why: str) -> None:
+    """End every browser session of `user` (deactivation, a new password). Flushes only."""
+    db.session.execute(sa.update(WebSession)
+                       .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
+                       .values(ended_at=utcnow(), ended_why=why))
 
 
 def check_credentials(*, login: str, password: str, source: str, address: str | None) -> User | None:

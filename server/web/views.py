@@ -7,7 +7,7 @@ from flask import Blueprint, Response, redirect, render_template, request, sessi
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth import service as auth_service
-from ..auth.access import SAFE_METHODS, current_user, start_session
+from ..auth.access import SAFE_METHODS, current_user, end_session, start_session
 from ..auth.api import rate_limited
 from ..db import unit_of_work
 from ..extensions import csrf
@@ -97,12 +97,14 @@ def login():
                                               source="web", address=request.remote_addr)
     if user is None:
         return render_template("login.html", failed=True, next=request.form.get("next", "")), 401
-    start_session(user)
+    with unit_of_work():
+        start_session(user)
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out of the pages."""
-    session.clear()
+    """Sign out of the pages: this session ends on the server, so a copied cookie stops working."""
+    with unit_of_work():
+        end_session()
     return redirect(url_for("web.login"))

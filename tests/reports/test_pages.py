@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from server.i18n.formatting import format_date
-from server.auth.access import SESSION_PASSWORD_KEY, SESSION_USER_KEY, password_fingerprint
 from tests import factories
 
 HEADINGS = {"kk": "Кеңселер рейтингі", "ru": "Рейтинг офисов", "en": "Office ranking",
@@ -24,10 +23,10 @@ def sign_in(client, commit):
     def run(role: str, **kw) -> None:
         def create():
             user = factories.user(role=role, **kw)
-            return user.id, password_fingerprint(user)
-        uid, fingerprint = commit(create)
+            return factories.browser_session(user)
+        values = commit(create)
         with client.session_transaction() as session:
-            session[SESSION_USER_KEY], session[SESSION_PASSWORD_KEY] = uid, fingerprint
+            session.update(values)
     return run
 
 
