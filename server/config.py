@@ -64,7 +64,6 @@ DEFAULTS.update({
     "MEDIA_MAX_BYTES_VIDEO": 1024 ** 3,
     "MEDIA_MAX_PIXELS": 40_000_000,
     "MEDIA_PROCESS_TIMEOUT": 60,
-    "MEDIA_CACHE_SECONDS": 86400,
 })
 
 
@@ -179,7 +178,7 @@ def _media_problems(config) -> list[str]:
     problems = []
     for key in ("S3_PRESIGN_SECONDS", "UPLOAD_MAX_BYTES", "UPLOAD_EXPIRY_HOURS",
                 "MEDIA_MAX_BYTES_PHOTO", "MEDIA_MAX_BYTES_AUDIO", "MEDIA_MAX_BYTES_VIDEO",
-                "MEDIA_MAX_PIXELS", "MEDIA_PROCESS_TIMEOUT", "MEDIA_CACHE_SECONDS"):
+                "MEDIA_MAX_PIXELS", "MEDIA_PROCESS_TIMEOUT"):
         if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] <= 0:
             problems.append(f"ADAL_{key} must be a positive integer")
     chunk = config["S3_MULTIPART_CHUNK_BYTES"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app, redirect, send_file
+from flask import Response, redirect, send_file
 from flask.views import MethodView
 
 from ..auth.access import ANY_ROLE, require_role, require_user
@@ -71,14 +71,11 @@ def _serve(*, backend: str, key: str, content_type: str, etag: str,
         raise AppError("The stored file cannot be found; the administrators have been told.",
                        status=500, code="media_missing", title="Media missing")
     original = attachment_name is not None
+    # Cache-Control: no-store, like every answer to a signed-in user (server/transport.py): an
+    # original carries GPS, and access may be withdrawn. A client's If-None-Match still gets 304.
     resp = send_file(path, mimetype=content_type, as_attachment=original,
-                     download_name=attachment_name, conditional=True, etag=etag,
-                     max_age=None if original else current_app.config["MEDIA_CACHE_SECONDS"])
-    resp.cache_control.public = False
-    resp.cache_control.private = True
+                     download_name=attachment_name, conditional=True, etag=etag)
     if original:
-        # Revalidated each time (a cheap 304 by ETag): access may be withdrawn.
-        resp.cache_control.no_cache = True
         resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp

@@ -30,6 +30,7 @@ from ..audit.service import append_event
 from ..auth.models import Role, User
 from ..db import unit_of_work, utcnow
 from ..errors import AppError, Conflict, NotFound
+from ..auth.scope import scoped
 from ..extensions import db
 from . import processing
 from .models import MediaDerivative, MediaObject, Upload, UploadState
@@ -506,14 +507,30 @@ def uploaded_by(*, user: User, media: MediaObject) -> bool:
 
 
 def visible_media(*, user: User, sha256: str) -> MediaObject:
-    """The media with this hash if `user` may see it: supervisors, admins, or an inspector who
-    uploaded it. 404 otherwise, as for media that does not exist."""
+    """The media with this hash if `user` may see it: admins; an inspector who uploaded it; a
+    supervisor when it is evidence of a visit in their regions (an unrestricted supervisor: of
+    any visit). 404 otherwise, as for media that does not exist, so a region-limited supervisor
+    cannot even learn that another region's file exists."""
     media = None
     if SHA256_PATTERN.fullmatch(sha256):
         media = db.session.scalar(sa.select(MediaObject).where(MediaObject.sha256 == sha256))
-    if media is None or (user.role == Role.INSPECTOR and not uploaded_by(user=user, media=media)):
+    if media is None or not _may_see(user, media):
         raise NotFound("No such media, or you may not see it.")
     return media
+
+
+def _may_see(user: User, media: MediaObject) -> bool:
+    if user.role == Role.ADMIN:
+        return True
+    if user.role == Role.INSPECTOR:
+        return uploaded_by(user=user, media=media)
+    from ..visits.models import Visit, VisitEvidence  # visits import media: import at use
+
+    visits = (sa.select(VisitEvidence.id).join(Visit, Visit.id == VisitEvidence.visit_id)
+              .where(VisitEvidence.media_id == media.id))
+    visits = scoped(visits, user, inspector_column=Visit.inspector_id,
+                    office_column=Visit.office_id)
+    return db.session.scalar(sa.select(visits.exists())) or False
 
 
 # ---- housekeeping -------------------------------------------------------------------------

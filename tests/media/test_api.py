@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import Headers
 
+from tests import factories
 from tests.test_conventions import assert_problem
 
 from .conftest import Tus, jpeg_bytes, s3_settings, wav_bytes
@@ -68,10 +69,68 @@ def test_an_audio_has_a_duration_and_no_derivatives(client, tus):
     assert body["duration"] == pytest.approx(0.5, abs=0.05)
 
 
-@pytest.mark.parametrize("role", ["supervisor", "admin"])
-def test_supervisors_and_admins_see_any_media(client, photo, headers_for, role):
-    resp = client.get(f"/api/v1/media/{photo[0]}", headers=headers_for(role))
-    assert resp.status_code == 200
+def test_admins_see_any_media(client, photo, admin_headers):
+    assert client.get(f"/api/v1/media/{photo[0]}", headers=admin_headers).status_code == 200
+
+
+@pytest.fixture
+def evidence_of(app, commit):
+    """Make `sha` the evidence of a visit at an office of region `region` (made if new)."""
+    def link(sha: str, region: str) -> None:
+        import uuid
+        from datetime import timedelta
+
+        import sqlalchemy as sa
+
+        from server.db import utcnow
+        from server.extensions import db
+        from server.forms.models import FormVersion, SurveyForm
+        from server.media.models import MediaObject
+        from server.offices.models import Region
+        from server.visits.models import Visit, VisitEvidence
+        def build():
+            media = db.session.scalar(sa.select(MediaObject).where(MediaObject.sha256 == sha))
+            row = db.session.scalar(sa.select(Region).where(Region.code == region))
+            office = factories.office(region=row or factories.region(code=region))
+            form = SurveyForm(key=f"f-{uuid.uuid4().hex[:8]}")
+            version = FormVersion(form=form, version=1, definition={}, sha256="0" * 64,
+                                  source="tests")
+            db.session.add_all([form, version])
+            db.session.flush()
+            visit = Visit(uuid=uuid.uuid4(), office_id=office.id, form_version_id=version.id,
+                          inspector_id=media.first_uploaded_by_id, started_at=utcnow(),
+                          ended_at=utcnow() + timedelta(minutes=5), status="submitted",
+                          section_scores={}, critical=[], device={})
+            db.session.add(visit)
+            db.session.flush()
+            db.session.add(VisitEvidence(visit_id=visit.id, question_id="q", media_id=media.id))
+        commit(build)
+    return link
+
+
+def test_a_supervisor_sees_the_evidence_of_visits_in_their_regions(client, photo, commit,
+                                                                 headers_for, evidence_of):
+    evidence_of(photo[0], "NORTH")
+    own = headers_for("supervisor", regions=["NORTH"])
+    assert client.get(f"/api/v1/media/{photo[0]}", headers=own).status_code == 200
+    anywhere = headers_for("supervisor")  # a supervisor of every region
+    assert client.get(f"/api/v1/media/{photo[0]}", headers=anywhere).status_code == 200
+
+
+def test_a_supervisor_of_another_region_gets_404_for_metadata_and_files(
+        client, photo, headers_for, evidence_of, commit):
+    """Issue 12 (9): media are scoped like the visits they belong to."""
+    evidence_of(photo[0], "NORTH")
+    commit(lambda: factories.region(code="SOUTH"))
+    other = headers_for("supervisor", regions=["SOUTH"])
+    for path in ("", "/original", "/thumbnail", "/preview"):
+        assert_problem(client.get(f"/api/v1/media/{photo[0]}{path}", headers=other), 404,
+                       "not_found")
+
+
+def test_media_not_yet_evidence_of_any_visit_is_only_the_uploaders(client, photo, headers_for):
+    assert_problem(client.get(f"/api/v1/media/{photo[0]}", headers=headers_for("supervisor")),
+                   404, "not_found")
 
 
 def test_another_inspector_gets_404_for_metadata_and_files(client, photo, headers_for):
@@ -106,8 +165,8 @@ def test_the_original_is_the_exact_bytes_as_an_attachment(client, tus, photo, ba
     if backend == "local":  # served by the app itself
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["ETag"] == f'"{sha}"'
-        assert "private" in resp.headers["Cache-Control"]
-        assert "public" not in resp.headers["Cache-Control"]
+        # Behind sign-in nothing is stored by caches (issue 12: originals carry GPS).
+        assert resp.headers["Cache-Control"] == "no-store"
 
 
 def test_a_range_request_gets_206_with_those_bytes(client, tus, photo):
@@ -127,7 +186,7 @@ def test_a_known_etag_gets_304(client, tus, photo):
     assert resp.status_code == 304
 
 
-def test_a_thumbnail_is_a_small_jpeg_cached_privately(client, tus, photo, backend):
+def test_a_thumbnail_is_a_small_jpeg_never_stored_by_caches(client, tus, photo, backend):
     sha, _ = photo
     resp = fetch(client, f"/api/v1/media/{sha}/thumbnail", tus.headers)
     assert resp.status_code == 200
@@ -135,8 +194,7 @@ def test_a_thumbnail_is_a_small_jpeg_cached_privately(client, tus, photo, backen
     assert resp.data[:3] == b"\xff\xd8\xff"
     assert "attachment" not in resp.headers.get("Content-Disposition", "")
     if backend == "local":  # on S3 the presigned URL expires instead
-        assert "private" in resp.headers["Cache-Control"]
-        assert "max-age=" in resp.headers["Cache-Control"]
+        assert resp.headers["Cache-Control"] == "no-store"
 
 
 def test_a_photo_has_no_poster(client, tus, photo):
