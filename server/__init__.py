@@ -23,6 +23,7 @@ from .media.storage import build_storages
 from .assignments import api as assignments_api
 from .forms import api as forms_api
 from .offices import api as offices_api
+from .receipts import api as receipts_api
 from .recommendations import api as recommendations_api
 from .reports import api as reports_api
 from .review import api as review_api
@@ -30,7 +31,7 @@ from .visits import api as visits_api
 
 BLUEPRINTS = (auth_api.blp, offices_api.blp, forms_api.blp, assignments_api.blp,
               visits_api.blp, review_api.blp, recommendations_api.blp, media_tus.blp,
-              media_api.blp, reports_api.blp)
+              media_api.blp, reports_api.blp, receipts_api.blp)
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -22,6 +22,7 @@ from .forms.loader import FormInvalid
 from .forms.service import publish_directory
 from .media.cli import media
 from .offices.cli import offices
+from .receipts.cli import receipts_cli
 
 
 @click.group()
@@ -36,6 +37,7 @@ adal.add_command(token)
 adal.add_command(offices)
 adal.add_command(forms)
 adal.add_command(media)
+adal.add_command(receipts_cli)
 
 
 def _publish_forms() -> None:

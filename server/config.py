@@ -4,6 +4,7 @@ Every setting is documented in docs/configuration.md; keep the two in step.
 """
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import tempfile
@@ -30,6 +31,7 @@ DEFAULTS = {
     "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
     "PROXY_FIX_X_FOR": 0,
     "SESSION_COOKIE_SECURE": False,
+    "SIGNING_KEY": None,  # Ed25519 seed, base64 (32 bytes); None: generated into the instance
     "SECURE_COOKIES": None,  # None: Secure cookies and HSTS whenever a non-debug run sees HTTPS
     "SESSION_LIFETIME_HOURS": 12,
     "DEFAULT_LANGUAGE": "ru",
@@ -100,6 +102,11 @@ def finalise(config, instance_path: str) -> None:
         config["DATABASE_URL"] = f"sqlite:///{instance / 'adal.sqlite3'}"
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance)
+    if not config.get("SIGNING_KEY"):
+        # Receipts (server/receipts): kept like the secret key, one per installation.
+        config["SIGNING_KEY"] = _instance_secret(
+            instance, "signing_key", "ADAL_SIGNING_KEY",
+            lambda: base64.b64encode(secrets.token_bytes(32)).decode())
     url = config["DATABASE_URL"]
     if url.startswith("postgres://"):  # the old Heroku-style scheme SQLAlchemy no longer accepts
         url = "postgresql://" + url[len("postgres://"):]
@@ -191,7 +198,8 @@ def _media_problems(config) -> list[str]:
     return problems
 
 
-def _instance_secret(instance: Path) -> str:
+def _instance_secret(instance: Path, name: str = SECRET_FILE, setting: str = "ADAL_SECRET_KEY",
+                     make=lambda: secrets.token_urlsafe(48)) -> str:
     """A random key kept in the instance folder (mode 0600), so sessions survive restarts.
 
     Several processes may start at once (gunicorn workers): each writes a complete key to a
@@ -199,15 +207,15 @@ def _instance_secret(instance: Path) -> str:
     appears whole or not at all and the first one wins. A reader that still finds it empty (a
     key written by an older version, non-atomically) waits for the content.
     """
-    path = instance / SECRET_FILE
+    path = instance / name
     key = _read_secret(path)
     if key is not None:
         return key
     instance.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=instance, prefix=".secret_key.")  # mode 0600
+    fd, temp = tempfile.mkstemp(dir=instance, prefix=f".{name}.")  # mode 0600
     try:
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
+            fh.write(make())
             fh.flush()
             os.fsync(fh.fileno())
         try:
@@ -218,8 +226,7 @@ def _instance_secret(instance: Path) -> str:
         os.unlink(temp)
     key = _read_secret(path)
     if key is None:
-        raise ConfigError(f"{path} is empty; delete it (sessions will end) or set "
-                          "ADAL_SECRET_KEY")
+        raise ConfigError(f"{path} is empty; delete it or set {setting}")
     return key
 
 

@@ -6,6 +6,7 @@ from .forms import models as forms  # noqa: F401
 from .idempotency import IdempotencyRecord  # noqa: F401
 from .media import models as media  # noqa: F401
 from .offices import models as offices  # noqa: F401
+from .receipts import models as receipts  # noqa: F401
 from .recommendations import models as recommendations  # noqa: F401
 from .reports import models as reports  # noqa: F401
 from .review import models as review  # noqa: F401

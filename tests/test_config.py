@@ -1,6 +1,7 @@
 """Settings: ADAL_* parsing, the generated secret key, the default database (docs/configuration.md)."""
 from __future__ import annotations
 
+import base64
 import multiprocessing
 import os
 import stat
@@ -117,7 +118,11 @@ def test_without_a_secret_key_one_is_generated_with_mode_0600(env, build, tmp_pa
     assert path.read_text() == key
     assert len(key) >= 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no temp file left
+    # no temp file left; the receipts' signing key is generated the same way
+    assert sorted(p.name for p in path.parent.iterdir()) == ["secret_key", "signing_key"]
+    signing = path.parent / "signing_key"
+    assert len(base64.b64decode(signing.read_text())) == 32
+    assert stat.S_IMODE(signing.stat().st_mode) == 0o600
 
 
 def test_the_generated_secret_key_is_stable_across_restarts(env, build):

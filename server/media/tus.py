@@ -27,6 +27,7 @@ from ..auth.access import ANY_ROLE, require_role, require_user
 from ..db import unit_of_work
 from ..errors import AppError, Conflict, problem
 from ..extensions import db
+from ..receipts import service as receipts
 from ..rest import Blueprint
 from . import service
 from .models import Upload, UploadState
@@ -39,6 +40,7 @@ OFFSET_STREAM = "application/offset+octet-stream"
 READ_BLOCK = 1024 * 1024
 MAX_METADATA_CHARS = 64 * 1024
 MEDIA_HEADER = "Adal-Media-Sha256"
+RECEIPT_HEADER = "Adal-Receipt"  # base64 of the signed receipt's JSON (docs/receipts.md)
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1",
                 description="Resumable evidence uploads, tus 1.0 (docs/media.md). Send "
@@ -79,7 +81,8 @@ def _tus_headers(resp: Response) -> Response:
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Access-Control-Expose-Headers"] = (
         "Location, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, "
-        f"Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, Upload-Expires, {MEDIA_HEADER}")
+        f"Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, Upload-Expires, {MEDIA_HEADER}, "
+        f"{RECEIPT_HEADER}")
     return resp
 
 
@@ -152,6 +155,9 @@ def _progress_headers(resp: Response, upload: Upload) -> Response:
         resp.headers["Upload-Expires"] = http_date(upload.expires_at)
     if upload.state == UploadState.COMPLETED and upload.media is not None:
         resp.headers[MEDIA_HEADER] = upload.media.sha256
+        with unit_of_work():  # the signing key is registered on its first use
+            receipt = receipts.stored_evidence_receipt(upload=upload)
+        resp.headers[RECEIPT_HEADER] = receipts.as_header(receipt)
     return resp
 
 

@@ -13,6 +13,7 @@ from ..db import paginate, unit_of_work
 from ..errors import Conflict, NotFound
 from ..rest import Blueprint, page_args, page_of, request_body
 from . import service
+from ..receipts import service as receipts
 from .schemas import (RevisionOut, VisitAmendIn, VisitIn, VisitOut, VisitQuery,
                       VisitSummaryOut)
 
@@ -51,6 +52,7 @@ def submit_visit(data):
                                                  lang=_lang())
             created = intake is not None
             view = service.intake_view(visit, intake, data) if created else service.visit_view(visit)
+            view["receipt"] = _receipt(visit, intake, body)
     except IntegrityError:
         # A twin of this request committed first (same UUID), or the assignment got its visit.
         visit = service.get_by_uuid(data["uuid"])
@@ -59,7 +61,20 @@ def submit_visit(data):
         visit = service.replay(visit=visit, inspector=inspector,
                                sha=service.body_sha256(body))
         created, view = False, service.visit_view(visit)
+        with unit_of_work():
+            view["receipt"] = _receipt(visit, None, body)
     return view, 201 if created else 200
+
+
+def _receipt(visit, intake, body: dict) -> dict:
+    """The signed receipt of this submission (docs/receipts.md): made from what was just stored,
+    or, for a replay, from the stored revision with this body."""
+    sha = service.body_sha256(body)
+    if intake is None:
+        return receipts.stored_visit_receipt(visit=visit, sha=sha)
+    return receipts.sign(kind="visit", subject=str(visit.uuid), sha256=sha,
+                         size=len(receipts.canonical(intake.body)),
+                         received_at=intake.received_at, audit_event=intake.event.seq)
 
 
 @blp.route("/visits", methods=["GET"])

@@ -125,6 +125,19 @@ class RevisionOut(ma.Schema):
         "description": "The answers as sent in this revision, with the corrections made on it."})
 
 
+class ReceiptOut(ma.Schema):
+    """A signed receipt (docs/receipts.md); every value exactly as signed."""
+    kind = fields.String()
+    subject = fields.String()
+    sha256 = fields.String()
+    size = fields.Integer()
+    received_at = fields.String(metadata={"description": "ISO 8601 UTC, as signed"})
+    audit_event = fields.Integer(allow_none=True)
+    key_id = fields.String()
+    signature = fields.String(metadata={
+        "description": "base64 Ed25519 signature over the canonical JSON of the other fields"})
+
+
 class VisitOut(ma.Schema):
     uuid = fields.UUID()
     status = fields.String()
@@ -149,6 +162,9 @@ class VisitOut(ma.Schema):
     history = fields.List(fields.Nested(HistoryOut))
     revisions = fields.List(fields.Nested(RevisionOut), metadata={
         "description": "Every revision received, oldest first; the last is the current one."})
+    receipt = fields.Nested(ReceiptOut, metadata={
+        "description": "In the answer to POST /visits (201 and a replay's 200): what the server "
+                       "received and when, signed."})
 
 
 class VisitSummaryOut(ma.Schema):

@@ -1,0 +1,1 @@
+"""Signed receipts: proof, kept by the inspector, of what the server received and when."""
