@@ -203,13 +203,12 @@ def _map_problems(config) -> list[str]:
     """What is wrong with the map's tile settings."""
     problems = []
     url, attribution = config["MAP_TILE_URL"], config["MAP_TILE_ATTRIBUTION"]
-    if url is None or (isinstance(url, str) and url == ""):
-        pass  # tiles off: the map draws the shipped region outlines only
-    elif tile_origin(url) is None or any(c in url for c in " \"'<>;,"):
+    # An empty URL turns tiles off: the map draws the shipped region outlines only.
+    if url and (tile_origin(url) is None or any(c in str(url) for c in " \"'<>;,")):
         problems.append("ADAL_MAP_TILE_URL must be empty (no tiles) or an http(s) URL with "
                         "{z}, {x} and {y}, such as https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-    if not isinstance(attribution, str) or "<" in _ATTRIBUTION_TAG.sub("", attribution) \
-            or ">" in _ATTRIBUTION_TAG.sub("", attribution):
+    text = _ATTRIBUTION_TAG.sub("", attribution) if isinstance(attribution, str) else "<"
+    if "<" in text or ">" in text:
         problems.append("ADAL_MAP_TILE_ATTRIBUTION must be text with at most links "
                         '(<a href="https://...">...</a>)')
     return problems

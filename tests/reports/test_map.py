@@ -120,7 +120,11 @@ def test_the_published_page_maps_the_snapshot_without_inspector_data(client, com
         assert f'id="office-{office["code"]}"' in html
     block = MAP_DATA.search(html).group(1)
     assert "report-insp" not in block and "inspector" not in block
-    assert TILE_ORIGIN in page.headers["Content-Security-Policy"]
+    csp = page.headers["Content-Security-Policy"]
+    assert f"img-src 'self' data: blob: {TILE_ORIGIN};" in csp
+    assert "script-src 'self';" in csp and "unsafe-inline" not in csp
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert all(' src="/static/' in tag or 'type="application/json"' in tag for tag in scripts)
 
 
 def test_tiles_turned_off_leave_the_strict_csp(app, client, sign_in, bands):
@@ -145,3 +149,13 @@ def test_the_outlines_are_served_with_the_page(client, sign_in, bands):
     assert all(f["properties"]["name"] and f["properties"]["name_ru"]
                for f in outlines["features"])
     assert len(resp.get_data()) < 400_000
+
+
+def test_map_strings_exist_in_four_languages_and_uzbek_uses_the_okina():
+    from server.web.i18n import STRINGS
+
+    keys = [key for key in STRINGS if key.startswith("map_")]
+    assert len(keys) >= 10
+    for key in keys:
+        assert set(STRINGS[key]) == {"kk", "ru", "en", "uz"}, key
+        assert not re.search(r"[a-zA-Z]['‘’`][a-zA-Z]", STRINGS[key]["uz"]), key
