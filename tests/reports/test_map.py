@@ -84,7 +84,8 @@ def test_the_ranking_page_maps_every_office_by_its_band(client, sign_in, bands):
 def test_offices_without_coordinates_are_listed_under_the_map(client, sign_in, bands):
     sign_in("admin")
     html = client.get("/reports/ranking?period=2026H2&lang=en").get_data(as_text=True)
-    listed = html[html.index('id="map-unplaced"'):html.index("</ul>", html.index('id="map-unplaced"'))]
+    start = html.index('id="map-unplaced"')
+    listed = html[start:html.index("</ul>", start)]
     assert "Office U" in listed and "Office G" not in listed
     assert "Not on the map (no coordinates)" in html
 
