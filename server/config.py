@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import tempfile
 import time
@@ -45,6 +46,10 @@ DEFAULTS = {
     "BAND_GREEN_MIN": 71,
     "BAND_YELLOW_MIN": 55,
     "RANKING_MIN_VISITS": 3,
+    # The office map (docs/reports.md "Map"): tiles from here; empty turns tiles off.
+    "MAP_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "MAP_TILE_ATTRIBUTION": '© <a href="https://www.openstreetmap.org/copyright">'
+                            'OpenStreetMap</a> contributors',
 }
 
 MEDIA_BACKENDS = ("local", "s3")
@@ -163,6 +168,7 @@ def validate(config) -> None:
                 or config[key] < 0:
             problems.append(f"ADAL_{key} must be a number ≥ 0")
     problems += _report_problems(config)
+    problems += _map_problems(config)
     if problems:
         raise ConfigError("; ".join(problems))
 
@@ -178,6 +184,43 @@ def _report_problems(config) -> list[str]:
     if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
         return ["ADAL_RANKING_MIN_VISITS must be a positive integer"]
     return []
+
+
+# A tile URL's host: letters, digits, dots, dashes, an optional port; "{s}." in front stands for
+# the tile servers' subdomains (a CSP wildcard). Nothing that could end a CSP directive.
+_TILE_HOST = re.compile(r"(\{s\}\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+# The attribution is shown as HTML: text and links to http(s) pages, nothing else.
+_ATTRIBUTION_TAG = re.compile(r'<a href="https?://[^"<>\s]+">|</a>')
+
+
+def tile_origin(url: str | None) -> str | None:
+    """The origin of a tile URL as a CSP source ("https://tile.openstreetmap.org",
+    "https://*.tile.example.org" for "{s}."); None when tiles are off or the URL is not one."""
+    if not isinstance(url, str) or not url:
+        return None
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    if scheme not in ("https", "http") or not sep or "/" not in rest \
+            or not _TILE_HOST.fullmatch(host):
+        return None
+    if not all(part in rest for part in ("{z}", "{x}", "{y}")):
+        return None
+    return f"{scheme}://{host.replace('{s}.', '*.', 1)}"
+
+
+def _map_problems(config) -> list[str]:
+    """What is wrong with the map's tile settings."""
+    problems = []
+    url, attribution = config["MAP_TILE_URL"], config["MAP_TILE_ATTRIBUTION"]
+    # An empty URL turns tiles off: the map draws the shipped region outlines only.
+    if url and (tile_origin(url) is None or any(c in str(url) for c in " \"'<>;,")):
+        problems.append("ADAL_MAP_TILE_URL must be empty (no tiles) or an http(s) URL with "
+                        "{z}, {x} and {y}, such as https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    text = _ATTRIBUTION_TAG.sub("", attribution) if isinstance(attribution, str) else "<"
+    if "<" in text or ">" in text:
+        problems.append("ADAL_MAP_TILE_ATTRIBUTION must be text with at most links "
+                        '(<a href="https://...">...</a>)')
+    return problems
 
 
 def _media_problems(config) -> list[str]:

@@ -187,3 +187,14 @@ def default_form():
     from server.scoring.rules import CompiledForm
 
     return CompiledForm(load_form_file(PROJECT_ROOT / DEFAULT_FORM))
+
+
+@pytest.fixture
+def sign_in(client, commit):
+    """Sign the test client in to the pages as a new user with `role` (session cookie and its
+    server-side session, as /login makes them); keyword arguments go to the user."""
+    def run(role: str, **kw) -> None:
+        values = commit(lambda: factories.browser_session(factories.user(role=role, **kw)))
+        with client.session_transaction() as session:
+            session.update(values)
+    return run

@@ -19,19 +19,6 @@ from tests import factories
 from tests.problems import assert_problem
 
 
-@pytest.fixture
-def sign_in(client, commit):
-    """Sign the test client in to the pages as a new user with `role` (session cookie)."""
-    def run(role: str) -> None:
-        def create():
-            user = factories.user(role=role)
-            return factories.browser_session(user)
-        values = commit(create)
-        with client.session_transaction() as session:
-            session.update(values)
-    return run
-
-
 def _post_json(client, url: str, body, headers: dict | None = None):
     """POST `body` as JSON text exactly as json.dumps writes it (\\u0000, \\ud800 escapes)."""
     return client.post(url, data=json.dumps(body), content_type="application/json",

@@ -18,8 +18,10 @@ from ..offices.models import OFFICE_KINDS, Office, Region
 from ..periods import LABEL_MAX, half_year_of, parse_period
 from ..i18n import page_language, translate
 from ..i18n.formatting import format_number
+from ..web.views import allow_map_tiles
 from ..recommendations import service as rec_service
 from . import answers, charts, service
+from . import map as report_map
 from .export import kind_name
 
 bp = Blueprint("report_pages", __name__)
@@ -160,9 +162,26 @@ def ranking_page():
     if user is None:
         return _to_login()
     scope = service.resolve_scope(user=user, region=request.args.get("region") or None)
-    report = service.ranking(period=_period(), kind=_kind(), scope=scope, lang=page_language())
+    lang = page_language()
+    report = service.ranking(period=_period(), kind=_kind(), scope=scope, lang=lang)
+    office_map = _map(report, lambda code: url_for("report_pages.office_page", code=code,
+                                                    period=report["period"], lang=lang),
+                      "c_office_report")
     return render_template("reports/ranking.html", report=report, groups=_by_kind(report),
-                           kinds=OFFICE_KINDS)
+                           kinds=OFFICE_KINDS, office_map=office_map)
+
+
+def _map(report: dict, link, link_key: str) -> dict:
+    """The office map's data for a ranking (aggregates only, docs/reports.md "Map"); this
+    response's CSP then lets the map tiles in."""
+    lang = page_language()
+    data = report_map.office_markers(report["items"], link)
+    data.update(tiles=report_map.tiles(), bands=report["bands"], lang=lang,
+                outlines=url_for("web.static", filename="map/regions.geojson"),
+                strings=report_map.popup_strings(lambda key: translate(key, lang),
+                                                 translate(link_key, lang)))
+    allow_map_tiles()
+    return data
 
 
 @bp.get("/reports/offices/<code>")
@@ -247,5 +266,9 @@ def public_report(slug):
     report = service.get_published(slug)
     data = _localised(json.loads(service.verified_snapshot(report)), page_language())
     trend = data.get("trend") or {"periods": [], "offices": {}}  # older snapshots: none
+    # Markers from the snapshot's figures; only where the offices are comes from the office
+    # table (a public fact about public offices, not part of the frozen report).
+    office_map = _map(data, lambda code: f"#office-{code}", "map_in_table")
     return render_template("reports/public.html", report=data, groups=_by_kind(data),
-                           sha256=report.sha256, slug=report.slug, trend=trend)
+                           sha256=report.sha256, slug=report.slug, trend=trend,
+                           office_map=office_map)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Response, current_app, g, redirect, render_template, request,
+                   session, url_for)
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth import service as auth_service
 from ..auth.access import SAFE_METHODS, current_user, end_session, start_session
 from ..auth.api import rate_limited
+from ..config import tile_origin
 from ..db import unit_of_work
 from ..extensions import csrf
 from ..i18n import page_language, translate, translate_plural
@@ -17,9 +19,23 @@ from ..i18n import formatting
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
 
-CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-       "style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
-       "base-uri 'none'; form-action 'self'")
+
+def content_security_policy(tiles: str | None = None) -> str:
+    """The pages' strict CSP; a page showing the office map also allows images from the map
+    tiles' origin (ADAL_MAP_TILE_URL), and from nowhere else."""
+    images = "img-src 'self' data: blob:" + (f" {tiles}" if tiles else "")
+    return (f"default-src 'self'; {images}; media-src 'self' blob:; "
+            "style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'self'")
+
+
+CSP = content_security_policy()
+
+
+def allow_map_tiles() -> None:
+    """This response shows the office map: its CSP lets the tiles in (nothing when tiles are
+    off)."""
+    g.csp_tile_origin = tile_origin(current_app.config.get("MAP_TILE_URL"))
 
 
 @bp.before_request
@@ -60,7 +76,8 @@ def security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy",
+                                    content_security_policy(g.get("csp_tile_origin")))
         response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 

@@ -18,7 +18,6 @@ from server.review.models import AnswerCorrection
 from server.visits.models import Answer, Visit
 from tests import factories
 from tests.reports.builders import MID_H1, MID_H2
-from tests.reports.test_pages import sign_in  # noqa: F401  (fixture)
 
 FORM = {"key": "chart-form", "version": 1, "languages": ["kk", "ru", "en", "uz"],
         "title": factories.names("Chart form"),
@@ -137,7 +136,7 @@ def test_many_distinct_values_are_binned():
     ("ru", "Неприменимо", "Как ответили на каждый вопрос"),
     ("kk", "Қолданылмайды", "Әр сұраққа қалай жауап берілді"),
     ("uz", "Taalluqli emas", "Har bir savolga qanday javob berildi")])
-def test_the_office_page_draws_accessible_charts_in_its_language(client, sign_in, charted,  # noqa: F811
+def test_the_office_page_draws_accessible_charts_in_its_language(client, sign_in, charted,
                                                                  lang, na, heading):
     sign_in("admin")
     html = client.get(f"/reports/offices/A?period=2026H2&lang={lang}").get_data(as_text=True)
@@ -152,7 +151,7 @@ def test_the_office_page_draws_accessible_charts_in_its_language(client, sign_in
     assert 'id="chart-note"' not in html and 'id="chart-wait"' in html
 
 
-def test_the_region_page_has_a_bar_per_office(client, sign_in, charted):  # noqa: F811
+def test_the_region_page_has_a_bar_per_office(client, sign_in, charted):
     sign_in("supervisor", regions=["R1"])
     resp = client.get("/reports/regions/R1?period=2026H2&lang=en")
     assert resp.status_code == 200
@@ -162,21 +161,21 @@ def test_the_region_page_has_a_bar_per_office(client, sign_in, charted):  # noqa
     assert "A Office A" in figure and "B Office B" in figure and "Office C" not in figure
 
 
-def test_the_region_page_keeps_its_scope(client, sign_in, charted):  # noqa: F811
+def test_the_region_page_keeps_its_scope(client, sign_in, charted):
     sign_in("supervisor", regions=["R1"])
     assert client.get("/reports/regions/R2?period=2026H2").status_code == 403
     assert client.get("/reports/regions/NOPE?period=2026H2").status_code == 404
     assert client.get("/reports/regions/R1?period=2026H9").status_code == 422
 
 
-def test_inspectors_and_strangers_do_not_see_region_pages(client, sign_in, charted):  # noqa: F811
+def test_inspectors_and_strangers_do_not_see_region_pages(client, sign_in, charted):
     resp = client.get("/reports/regions/R1")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     sign_in("inspector")
     assert client.get("/reports/regions/R1").status_code == 403
 
 
-def test_a_period_without_approved_visits_says_so(client, sign_in, charted):  # noqa: F811
+def test_a_period_without_approved_visits_says_so(client, sign_in, charted):
     sign_in("admin")
     html = client.get("/reports/regions/R2?period=2025H1&lang=en").get_data(as_text=True)
     assert "No approved visit answered these questions in this period." in html
