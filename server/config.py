@@ -33,7 +33,11 @@ DEFAULTS = {
     "PROXY_FIX_X_FOR": 0,
     "SESSION_COOKIE_SECURE": False,
     "SIGNING_KEY": None,  # Ed25519 seed, base64 (32 bytes); None: generated into the instance
-    "SECURE_COOKIES": None,  # None: Secure cookies and HSTS whenever a non-debug run sees HTTPS
+    "SECURE_COOKIES": None,
+    # A database that is reachable but does not answer must not hang requests (docs/deployment.md)
+    "DB_CONNECT_TIMEOUT": 5,          # seconds to open a connection
+    "DB_STATEMENT_TIMEOUT_MS": 10000,  # PostgreSQL: longest statement, then 503 with Retry-After
+    "DB_TCP_TIMEOUT_MS": 10000,       # PostgreSQL: unacknowledged data on the socket (dropped packets)  # None: Secure cookies and HSTS whenever a non-debug run sees HTTPS
     "SESSION_LIFETIME_HOURS": 12,
     "DEFAULT_LANGUAGE": "ru",
     "PAGE_SIZE_MAX": 200,
@@ -118,8 +122,16 @@ def finalise(config, instance_path: str) -> None:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     config["SQLALCHEMY_DATABASE_URI"] = url
-    # A database host that drops packets must not hang requests until the OS gives up.
-    engine_options = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+    # A database host that drops packets must not hang requests until the OS gives up: a bounded
+    # connect, TCP keepalives and tcp_user_timeout on the socket, and a statement timeout.
+    tcp_ms = _whole(config["DB_TCP_TIMEOUT_MS"]) or 10000
+    engine_options = {"pool_pre_ping": True, "connect_args": {
+        "connect_timeout": _whole(config["DB_CONNECT_TIMEOUT"]) or 5,
+        "keepalives": 1, "keepalives_idle": max(1, tcp_ms // 2000),
+        "keepalives_interval": max(1, tcp_ms // 4000), "keepalives_count": 3,
+        "tcp_user_timeout": tcp_ms,
+        "options": f"-c statement_timeout={_whole(config['DB_STATEMENT_TIMEOUT_MS']) or 10000}"
+                   f" -c idle_in_transaction_session_timeout=60000"}}
     if url.startswith("sqlite"):
         # A writer waits for another writer instead of failing with "database is locked".
         engine_options = {"connect_args": {"timeout": 30}}
