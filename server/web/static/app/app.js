@@ -113,6 +113,7 @@ async function route() {
     if (path !== "/app/signin") history.replaceState(null, "", "/app/signin");
     drawTop();
     showSignIn(main, { onDone: afterSignIn });
+    document.body.dataset.drawn = String(mine);
     return;
   }
   const visit = path.match(/^\/app\/visit\/([0-9a-f-]{36})$/);
@@ -138,6 +139,7 @@ async function route() {
     fill(main, h("p", { class: "error", role: "alert" }, t("error", { detail: error.message })));
   }
   main.focus({ preventScroll: true });
+  if (!screen.stale()) document.body.dataset.drawn = String(mine); // the screen of this route is drawn
 }
 
 async function openVisit(uuid, screen) {
