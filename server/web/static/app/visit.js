@@ -33,7 +33,10 @@ export async function showVisit(main, record, deps) {
   const form = compile(deps.definition);
   const sections = deps.definition.sections;
   const media = new Map((await store.mediaOf(record.uuid)).map((m) => [m.id, m]));
-  const editable = record.status === "draft" || record.status === "attention";
+  // Only the tab that holds the visit's lock writes it (editlock.js); another tab shows it read-only.
+  const lock = deps.lock || { owned: true };
+  const editable = (record.status === "draft" || record.status === "attention") && lock.owned;
+  const save = (options) => (lock.owned ? store.saveVisit(record, options) : Promise.resolve());
   const touched = new Set(Object.keys(record.error?.errors || {}));
   let showAll = record.status === "attention";
   let step = Math.min(record.section || 0, sections.length);
@@ -45,16 +48,18 @@ export async function showVisit(main, record, deps) {
     record, media, editable, preparing, recommendations: deps.recommendations, geolocate,
     progressOf: (m) => (m.done ? m.size : m.offset || 0),
     change(qid, patch) {
+      if (!lock.owned) return;
       const a = (record.answers[qid] ||= {});
       Object.assign(a, patch);
       if (a.not_applicable) a.value = null;
       touched.add(qid);
       if (record.error?.errors?.[qid]) delete record.error.errors[qid];
-      store.saveVisit(record).catch(() => {});
+      save().catch(() => {});
       refresh();
     },
     async addFiles(qid, files) {
       for (const file of files) {
+        if (!lock.owned) return;
         preparing.add(qid);
         refresh();
         let m;
@@ -69,14 +74,14 @@ export async function showVisit(main, record, deps) {
         cited.push(m.id);
         touched.add(qid);
         refresh();
-        await store.saveMedia(m, record).catch(() => {}); // a full phone: kept in memory, retried
+        if (lock.owned) await store.saveMedia(m, record).catch(() => {}); // a full phone: kept in memory, retried
       }
     },
     removeMedia(m) {
-      if (!window.confirm(t("remove_confirm"))) return;
+      if (!lock.owned || !window.confirm(t("remove_confirm"))) return;
       record.evidence[m.question] = (record.evidence[m.question] || []).filter((id) => id !== m.id);
       media.delete(m.id);
-      store.saveVisit(record, { now: true }).catch(() => {});
+      save({ now: true }).catch(() => {});
       db.del("media", m.id).catch(() => {});
       refresh();
     },
@@ -92,18 +97,26 @@ export async function showVisit(main, record, deps) {
   };
   store.events.addEventListener("state", showSaved);
   showSaved();
-  const body = h("div", { class: "section-body" });
+  // A disabled fieldset: every control of a visit edited in another tab is read-only at once.
+  const body = h("fieldset", { class: "section-body", disabled: !lock.owned });
   const back = h("button", { type: "button", class: "button secondary", onclick: () => go(step - 1) }, t("back"));
   const next = h("button", { type: "button", class: "button", id: "next" });
   next.addEventListener("click", () => go(step + 1));
   const jump = h("select", { id: "jump", onchange: (event) => go(Number(event.target.value)) });
   const intro = record.kind === "amend" ? h("div", { class: "banner info" }, h("p", {}, t("amend_intro")),
     record.comment ? h("p", {}, h("strong", {}, `${t("comment")}: `), record.comment) : null) : null;
+  const elsewhere = lock.owned ? null : h("div", { class: "banner warn", id: "visit-locked", role: "alert" },
+    h("p", {}, t("open_elsewhere")),
+    h("button", { type: "button", class: "button", id: "take-over", onclick: (event) => {
+      event.currentTarget.disabled = true;
+      event.currentTarget.textContent = t("taking_over");
+      deps.takeOver();
+    } }, t("take_over")));
   const serverError = record.error ? h("p", { class: "banner warn", role: "alert" }, t("server_refused"), " ", record.error.message || "") : null;
   fill(main,
     h("div", { class: "visit" },
       h("div", { class: "visit-head" }, stepLabel, bar, counts, saved),
-      intro, serverError, body,
+      elsewhere, intro, serverError, body,
       h("nav", { class: "step-nav", "aria-label": t("jump") }, back, next),
       h("p", { class: "jump" }, h("label", { for: "jump" }, t("jump")), jump)));
 
@@ -121,8 +134,10 @@ export async function showVisit(main, record, deps) {
 
   function go(target, focusQid = null) {
     step = Math.max(0, Math.min(sections.length, target));
-    record.section = step;
-    store.saveVisit(record).catch(() => {});
+    if (lock.owned) {
+      record.section = step;
+      save().catch(() => {});
+    }
     draw();
     window.scrollTo(0, 0);
     if (focusQid && views.has(focusQid)) views.get(focusQid).focus();
@@ -183,6 +198,7 @@ export async function showVisit(main, record, deps) {
   }
 
   async function finishVisit(button) {
+    if (!editable) return;
     showAll = true;
     result = check(form, record);
     if (Object.keys(result.errors).length) {
@@ -210,12 +226,13 @@ export async function showVisit(main, record, deps) {
       answers: bodyAnswers(form, record, shaOf),
       device: deps.device(),
     };
+    if (!lock.owned) return; // another tab took over meanwhile: it finishes the visit
     record.status = "outbox";
     record.error = null;
     record.finished_at = new Date().toISOString();
     delete record.timers;
     try {
-      await store.saveVisit(record, { now: true });
+      await save({ now: true });
     } catch {
       button.disabled = false; // the phone is full: the banner says so; nothing was lost
       return;
