@@ -66,9 +66,10 @@ NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= document.documen
 # [width, height] -> {scroll: page width, bar: what is wrong with the bottom bar or null,
 # wide: the elements reaching past `width`}, for the width and height the test set.
 FITS = """([width, height]) => {
+  const scroll = document.documentElement.scrollWidth;
   const out = (r) => r.width > 0 && (r.left < -0.5 || r.right > width + 0.5);
   const name = (el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${el.className && typeof el.className === "string" ? "." + el.className.trim().replace(/ +/g, ".") : ""}`;
-  const wide = [...document.querySelectorAll("body *")]
+  const wide = scroll <= width ? [] : [...document.querySelectorAll("body *")]
     .filter((el) => !el.closest(".visually-hidden, .skip, [hidden]") && out(el.getBoundingClientRect()))
     .filter((el) => !el.parentElement || !out(el.parentElement.getBoundingClientRect()))
     .slice(0, 4).map((el) => `${name(el)} ${Math.round(el.getBoundingClientRect().right)}px "${el.textContent.trim().slice(0, 30)}"`);
@@ -81,7 +82,7 @@ FITS = """([width, height]) => {
         bar = `${name(el)} at ${Math.round(r.left)}..${Math.round(r.right)} x ${Math.round(r.top)}..${Math.round(r.bottom)}`;
     }
   }
-  return { scroll: document.documentElement.scrollWidth, bar, wide };
+  return { scroll, bar, wide };
 }"""
 
 # The outline drawn around the focused control (a hidden file input shows it on its label).
