@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from ..config import LANGUAGES
 from ..i18n import translate
 from ..i18n.formatting import app_catalog
+from ..media import sniff
 
 # The app's files are served under /app/static/ (inside the service worker's scope), not /static/:
 # the Flask app's own /static route shadows the web blueprint's there (see the report in
@@ -34,9 +36,37 @@ def _assets() -> list[Path]:
     return sorted(p for p in ASSET_DIR.rglob("*") if p.is_file() and p.name != "sw.js")
 
 
+def media_rules() -> dict:
+    """What the app checks a file against when it is attached, so that it refuses at once what the
+    server would refuse after Finish: sniff.py's own tables (brands, atoms, magic numbers, MP3
+    frame tables; static/app/sniff.js runs the same decisions on them) and the configured size
+    limits. Sent in the shell as a JSON data block; tests/web/app/test_evidence_check.py holds the
+    app's verdicts equal to the server's on a corpus of files."""
+    config = current_app.config
+    hexes = lambda items: sorted(b.hex() for b in items)  # noqa: E731
+    return {
+        "head_bytes": sniff.HEAD_BYTES,
+        # The formats only ("JPEG, PNG, HEIC/HEIF, ..."): the words around them are English.
+        "accepted": ", ".join(re.findall(r"[A-Z0-9][\w/]*(?: \([^)]*\))?", sniff.ACCEPTED)),
+        "limits": {"upload": int(config["UPLOAD_MAX_BYTES"]),
+                   **{kind: int(config[f"MEDIA_MAX_BYTES_{kind.upper()}"])
+                      for kind in ("photo", "video", "audio")}},
+        "brands": {"heic": hexes(sniff._HEIC_BRANDS), "heif": hexes(sniff._HEIF_GENERIC),
+                   "audio": hexes(sniff._AUDIO_BRANDS), "quicktime": hexes(sniff._QT_BRANDS),
+                   "3gpp": hexes(sniff._3GP_BRANDS), "mp4": hexes(sniff._MP4_BRANDS)},
+        "refused_brands": {b.hex(): name for b, name in sorted(sniff._REFUSED_BRANDS.items())},
+        "quicktime_atoms": hexes(sniff._QT_ATOMS),
+        "mp3_bitrates": {str(k): list(v) for k, v in sniff._MP3_BITRATES.items()},
+        "mp3_rates": {str(k): list(v) for k, v in sniff._MP3_RATES.items()},
+        "magic": [[offset, magic.hex(), name] for offset, magic, name in sniff._MAGIC],
+    }
+
+
 def _build_id() -> str:
-    """Changes whenever an asset, the shell or a string changes: the service worker's cache name."""
+    """Changes whenever an asset, the shell, a string or a media rule changes: the service
+    worker's cache name (the kept shell carries the media rules)."""
     digest = hashlib.sha256()
+    digest.update(json.dumps(media_rules(), sort_keys=True).encode())
     for path in [*_assets(), SHELL_TEMPLATE, ASSET_DIR / "sw.js"]:
         digest.update(path.relative_to(HERE).as_posix().encode())
         digest.update(path.read_bytes())
@@ -66,7 +96,7 @@ def shell(visit_uuid=None):
                            title=translate("app_neutral_title", lang),
                            skip=translate("app_skip", lang),
                            noscript={code: translate("app_noscript", code) for code in LANGUAGES},
-                           build=build_id())
+                           media_rules=media_rules(), build=build_id())
     return _no_cache(Response(html, mimetype="text/html"))
 
 

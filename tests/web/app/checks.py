@@ -59,7 +59,31 @@ SMALL_TARGETS = """(min) => {
     .map(([el, r]) => `${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${r.width.toFixed(0)}×${r.height.toFixed(0)}`) };
 }"""
 
-NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+# Compared with the layout viewport (clientWidth), not innerWidth: a mobile browser zooms out to
+# show content that is too wide, so innerWidth grows with the content.
+NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+# [width, height] -> {scroll: page width, bar: what is wrong with the bottom bar or null,
+# wide: the elements reaching past `width`}, for the width and height the test set.
+FITS = """([width, height]) => {
+  const scroll = document.documentElement.scrollWidth;
+  const out = (r) => r.width > 0 && (r.left < -0.5 || r.right > width + 0.5);
+  const name = (el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${el.className && typeof el.className === "string" ? "." + el.className.trim().replace(/ +/g, ".") : ""}`;
+  const wide = scroll <= width ? [] : [...document.querySelectorAll("body *")]
+    .filter((el) => !el.closest(".visually-hidden, .skip, [hidden]") && out(el.getBoundingClientRect()))
+    .filter((el) => !el.parentElement || !out(el.parentElement.getBoundingClientRect()))
+    .slice(0, 4).map((el) => `${name(el)} ${Math.round(el.getBoundingClientRect().right)}px "${el.textContent.trim().slice(0, 30)}"`);
+  let bar = null;
+  const nav = document.querySelector(".step-nav");
+  if (nav) {
+    for (const el of [nav, ...nav.querySelectorAll("button:not([hidden])")]) {
+      const r = el.getBoundingClientRect();
+      if (r.left < -0.5 || r.right > width + 0.5 || r.bottom > height + 0.5 || r.top < 0)
+        bar = `${name(el)} at ${Math.round(r.left)}..${Math.round(r.right)} x ${Math.round(r.top)}..${Math.round(r.bottom)}`;
+    }
+  }
+  return { scroll, bar, wide };
+}"""
 
 # The outline drawn around the focused control (a hidden file input shows it on its label).
 FOCUS_RING = """() => {

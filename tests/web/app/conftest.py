@@ -14,7 +14,9 @@ from server.config import PROJECT_ROOT
 PHONE = {"width": 390, "height": 844}
 OFFICE_POSITION = {"latitude": 51.1284, "longitude": 71.4305, "accuracy": 15}
 SCREENSHOTS = Path(PROJECT_ROOT) / "docs" / "screenshots"
-SAMPLES = Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos"
+# Next to the repository (../shared/samples/photos), or where ADAL_SAMPLE_PHOTOS says (a worktree).
+SAMPLES = Path(os.environ.get("ADAL_SAMPLE_PHOTOS")
+               or Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos")
 TIMEOUT_MS = 15_000
 
 

@@ -30,7 +30,7 @@ def test_the_visit_screens_are_discreet_named_readable_and_fit_at_200_percent(ph
     page.select_option("#jump", "0")
     page.wait_for_selector("#q-A01")
     page.evaluate("document.documentElement.style.fontSize = '200%'")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
     shot(page, "12-text-at-200-percent")
 
 

@@ -102,3 +102,20 @@ def test_the_service_worker_lists_files_that_exist(client):
         if path.endswith(".js"):
             assert got.mimetype == "text/javascript", path
     assert f'data-build="{build}"' in client.get("/app/").get_data(as_text=True)
+
+
+def test_the_shell_carries_the_servers_media_rules(client, app):
+    """What the app judges attached files by: sniff.py's tables and this server's limits."""
+    from server.media import sniff
+
+    html = client.get("/app/").get_data(as_text=True)
+    block = re.search(r'<script type="application/json" id="media-rules">(.*?)</script>', html, re.S)
+    rules = json.loads(block.group(1))
+    assert rules["limits"] == {"upload": app.config["UPLOAD_MAX_BYTES"],
+                               "photo": app.config["MEDIA_MAX_BYTES_PHOTO"],
+                               "video": app.config["MEDIA_MAX_BYTES_VIDEO"],
+                               "audio": app.config["MEDIA_MAX_BYTES_AUDIO"]}
+    assert rules["head_bytes"] == sniff.HEAD_BYTES
+    assert bytes.fromhex(rules["brands"]["heic"][0]) in sniff._HEIC_BRANDS
+    assert [bytes.fromhex(m[1]) for m in rules["magic"]] == [m[1] for m in sniff._MAGIC]
+    assert rules["accepted"].startswith("JPEG, PNG") and "photos" not in rules["accepted"]

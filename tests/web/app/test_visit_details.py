@@ -89,7 +89,8 @@ def test_upload_progress_is_shown_per_file_and_overall(bare_phone, world, app, c
     page.wait_for_selector(f"{item} .sending")
     page.wait_for_function(
         f"""() => [...document.querySelectorAll("{item} .sending .media progress")]
-               .some((p) => Number(p.value) === {CHUNK})""")
+               .some((p) => Number(p.value) === {CHUNK})""",
+        timeout=30_000)  # after the photo, which the server decodes first
     assert held, "the second chunk of the video was sent"
     files_text = page.inner_text(f"{item} .sending > p")
     assert re.fullmatch(r"Files: [01] of 2 sent", files_text), files_text

@@ -3,6 +3,7 @@
 
 import { clockOffset } from "./api.js";
 import * as data from "./data.js";
+import * as editlock from "./editlock.js";
 import { fill, h } from "./dom.js";
 import { LANGUAGES, chosen, lang, ready, setLang, t } from "./i18n.js";
 import * as outbox from "./outbox.js";
@@ -19,6 +20,7 @@ const banners = document.getElementById("banners");
 let cleanup = null;
 let notice = null;
 let generation = 0; // a screen drawn for an older route must not overwrite the current one
+let editing = null; // {uuid, owned}: the visit on screen and whether this tab is its editor
 
 const deps = {
   navigate,
@@ -110,13 +112,16 @@ async function route() {
   const s = session.current();
   drawBanners();
   if (path === "/app/signin" || !s?.login) {
+    editlock.releaseExcept(null);
     if (path !== "/app/signin") history.replaceState(null, "", "/app/signin");
     drawTop();
     showSignIn(main, { onDone: afterSignIn });
+    document.body.dataset.drawn = String(mine);
     return;
   }
   const visit = path.match(/^\/app\/visit\/([0-9a-f-]{36})$/);
   const amend = path.match(/^\/app\/amend\/([0-9a-f-]{36})$/);
+  editlock.releaseExcept(visit ? visit[1] : null); // the lock of the visit on screen is kept
   try {
     if (visit) await openVisit(visit[1], screen);
     else if (amend) {
@@ -138,9 +143,21 @@ async function route() {
     fill(main, h("p", { class: "error", role: "alert" }, t("error", { detail: error.message })));
   }
   main.focus({ preventScroll: true });
+  if (!screen.stale()) document.body.dataset.drawn = String(mine); // the screen of this route is drawn
+}
+
+/** Another tab takes over the visit this tab edits: stop writing, write what is pending, redraw. */
+async function yieldVisit(uuid, reason) {
+  if (editing?.uuid === uuid) editing.owned = false;
+  if (reason === "handover") await store.flush().catch(() => store.forget(uuid));
+  else store.forget(uuid); // the lock is gone already: what is kept in memory must not overwrite
+  if (location.pathname === `/app/visit/${uuid}`) route();
 }
 
 async function openVisit(uuid, screen) {
+  // The editor's lock first, then the draft: a tab that takes over reads what the other one wrote.
+  const lock = { uuid, owned: await editlock.claim(uuid, (reason) => yieldVisit(uuid, reason)) };
+  editing = lock;
   const record = await store.getVisit(uuid);
   if (!record) {
     navigate("/app/visits", { replace: true });
@@ -157,12 +174,16 @@ async function openVisit(uuid, screen) {
     if (r.question) recs.set(r.question, [...(recs.get(r.question) || []), r.text]);
   }
   if (screen.stale()) return;
-  cleanup = await showVisit(main, record, { ...screen, definition, recommendations: recs });
-  if (record.want_position_start && !record.position_start) {
+  const takeOver = async () => {
+    await editlock.takeOver(uuid, (reason) => yieldVisit(uuid, reason));
+    if (location.pathname === `/app/visit/${uuid}`) await route();
+  };
+  cleanup = await showVisit(main, record, { ...screen, definition, recommendations: recs, lock, takeOver });
+  if (lock.owned && record.want_position_start && !record.position_start) {
     record.want_position_start = false;
     const pos = await geolocate();
     if (pos) record.position_start = pos;
-    store.saveVisit(record).catch(() => {});
+    if (lock.owned) store.saveVisit(record).catch(() => {});
   }
 }
 

@@ -28,11 +28,23 @@ export function newId() {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
-/** A media record for `file`, hashed; not yet stored. */
-export async function prepare(file, { visit, question }) {
+/**
+ * The kind to show: what the bytes are (`sniffed`, from sniff.js) wins over the name and the type
+ * the browser reports, except that a video container the browser calls audio (a recording in
+ * WebM or MP4 without a picture) stays audio.
+ */
+export function kindFor(file, sniffed = null) {
+  const guess = kindOf(file);
+  if (!sniffed) return guess;
+  return sniffed === "video" && guess === "audio" ? "audio" : sniffed;
+}
+
+/** A media record for `file`, hashed; not yet stored. `kind`: what its bytes were found to be. */
+export async function prepare(file, { visit, question, kind = null }) {
   const sha256 = await sha256OfBlob(file);
+  const shown = kindFor(file, kind);
   return {
-    id: newId(), visit, question, kind: kindOf(file), name: file.name || `${kindOf(file)}-${Date.now()}`,
+    id: newId(), visit, question, kind: shown, name: file.name || `${shown}-${Date.now()}`,
     type: file.type || "", size: file.size, blob: file, sha256, upload_url: null, offset: 0, done: false,
     created_at: new Date().toISOString(),
   };

@@ -60,6 +60,11 @@ export function t(key, params = {}) {
   return fill(text === undefined ? key : text, params);
 }
 
+/** Whether the interface has a string `key`. */
+export function has(key) {
+  return Object.prototype.hasOwnProperty.call(data.strings, key);
+}
+
 /** The gettext plural form that the count `n` takes in `code` (the catalogs' Plural-Forms). */
 export function pluralIndex(code, n) {
   if (code === "ru") {

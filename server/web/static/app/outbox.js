@@ -8,7 +8,8 @@ import { ApiError, AuthError, NetworkError, api, getToken } from "./api.js";
 import * as db from "./db.js";
 import * as store from "./store.js";
 import { RefusedError, upload } from "./tus.js";
-import { t } from "./i18n.js";
+import * as data from "./data.js";
+import { label, t } from "./i18n.js";
 
 export const events = new EventTarget();
 const BACKOFF_S = [1, 2, 4, 8, 15, 30, 60];
@@ -107,8 +108,11 @@ async function sendOne(visit) {
       state.filesDone += 1;
     } catch (error) {
       if (error instanceof RefusedError) {
-        const message = t("file_refused", { detail: error.message });
-        await attention(visit, { [m.question]: [message] }, message, error.code);
+        // Named by its question and file, kept on the file: the visit cannot go until it is removed.
+        const message = t("file_refused_named", { file: m.name, question: await questionLabel(visit, m.question), detail: error.message });
+        m.refused = message;
+        await db.put("media", m).catch(() => {});
+        await attention(visit, {}, message, error.code);
         return;
       }
       throw error;
@@ -134,6 +138,17 @@ async function sendOne(visit) {
   // Confirmed: only now may the phone let go of the evidence it was holding for this visit.
   for (const m of media) await db.del("media", m.id).catch(() => {});
   emit("sent", { uuid: visit.uuid, status: result.status });
+}
+
+async function questionLabel(visit, qid) {
+  try {
+    const definition = await data.formDefinition(visit.form_key, visit.form_version);
+    for (const section of definition.sections) {
+      const q = section.questions.find((item) => item.id === qid);
+      if (q) return label(q.label) || qid;
+    }
+  } catch { /* the form is not on the phone: its id */ }
+  return qid;
 }
 
 async function attention(visit, errors, message, code = null) {

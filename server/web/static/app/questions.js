@@ -3,7 +3,7 @@
 
 import { captureButtons, mediaList } from "./evidence.js";
 import { h, uid } from "./dom.js";
-import { formatTime, label, t } from "./i18n.js";
+import { formatTime, has, label, t } from "./i18n.js";
 import { MEDIA_TYPES, NUMBER_TYPES, evidenceKinds, missingEvidence, typedValue } from "./form.js";
 
 /**
@@ -54,7 +54,7 @@ export function renderQuestion(q, ctx) {
       oninput: (event) => ctx.change(q.id, { value: event.target.value }),
     });
     inputs = [input];
-    const unit = q.type === "duration_min" ? t("minutes") : q.unit;
+    const unit = q.type === "duration_min" ? t("minutes") : unitLabel(q.unit);
     control = h("div", { class: "number-row" }, input, unit ? h("span", { class: "unit", "aria-hidden": "true" }, unit) : null);
     if (q.type === "duration_min") control = h("div", {}, control, timer(q, ctx, input));
   } else if (q.type === "time") {
@@ -133,6 +133,13 @@ export function renderQuestion(q, ctx) {
     }
   }
   return { el, update, focus: () => (inputs[0] || el.querySelector("button, input, textarea") || el).focus() };
+}
+
+/** A unit of the form ("cm") in the inspector's language where the app knows it ("см", "sm"). */
+export function unitLabel(unit) {
+  if (!unit) return unit;
+  const key = `unit_${unit.trim().toLowerCase()}`;
+  return has(key) ? t(key) : unit;
 }
 
 function timer(q, ctx, input) {

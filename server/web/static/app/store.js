@@ -90,6 +90,13 @@ export async function mediaOf(uuid) {
   return [...byId.values()];
 }
 
+/** Drop what is kept in memory for visit `uuid` (another tab is its editor now). */
+export function forget(uuid) {
+  pending.delete(`visits:${uuid}`);
+  for (const [key, [store, value]] of [...pending]) if (store === "media" && value.visit === uuid) pending.delete(key);
+  if (!pending.size && state !== "saved") setState("saved");
+}
+
 export function hasPending() {
   return pending.size > 0;
 }
