@@ -104,10 +104,14 @@ def get_visit(visit_uuid):
 def amend_visit(data, visit_uuid):
     """Amend a visit a supervisor returned: a new revision; the previous stays in the history."""
     inspector = require_user()
+    body = _body()
     with unit_of_work():
         visit = service.amend_visit(inspector=inspector, visit_uuid=_uuid(visit_uuid), data=data,
-                                    body=_body(), lang=_lang())
-        return service.visit_view(visit)
+                                    body=body, lang=_lang())
+        view = service.visit_view(visit)
+        view["receipt"] = receipts.stored_visit_receipt(visit=visit,
+                                                        sha=service.body_sha256(body))
+        return view
 
 
 @blp.route("/visits/<visit_uuid>/revisions/<int:revision>", methods=["GET"])

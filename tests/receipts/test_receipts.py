@@ -174,3 +174,26 @@ def test_openssl_verifies_a_receipt_as_docs_receipts_md_shows(client, receipt_fi
                           "-rawin", "-in", "receipt.bin", "-sigfile", "receipt.sig"],
                          cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode != 0
+
+
+def test_an_amendment_gets_its_own_receipt(client, world, default_form, app):
+    import copy
+    import uuid
+
+    from server.visits.models import Visit
+
+    body, first = _submit(client, world, default_form)
+    with app.app_context():
+        visit = db.session.scalar(sa.select(Visit).where(Visit.uuid == uuid.UUID(body["uuid"])))
+        visit.status = "returned"
+        db.session.commit()
+    amended = copy.deepcopy(body)
+    next(a for a in amended["answers"] if a["question"] == "C02")["value"] = "no"
+    resp = client.put(f"/api/v1/visits/{body['uuid']}", json=amended, headers=world["inspector"])
+    assert resp.status_code == 200, resp.json
+    receipt = resp.json["receipt"]
+    canonical = json.dumps(amended, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert receipt["sha256"] == hashlib.sha256(canonical.encode()).hexdigest()
+    assert receipt["audit_event"] > first.json["receipt"]["audit_event"]
+    with app.app_context():
+        assert service.verify(receipt, _keys(client)) == receipt

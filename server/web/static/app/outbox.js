@@ -132,6 +132,10 @@ async function sendOne(visit) {
   }
   visit.status = "sent";
   visit.sent_at = new Date().toISOString();
+  // The server's signed receipts (docs/receipts.md): kept with the visit on this phone, so the
+  // inspector can show what the server received and when, even if it is disputed later.
+  visit.receipts = [...(visit.receipts || []), ...(result.receipt ? [result.receipt] : []),
+    ...media.filter((m) => m.receipt).map((m) => m.receipt)];
   visit.server = { status: result.status, revision: result.revision, flags: (result.flags || []).map((f) => f.kind) };
   visit.error = null;
   await store.saveVisit(visit, { now: true });

@@ -198,7 +198,23 @@ function visitCard(row, office, comment, deps) {
         h("progress", { max: item.size || 1, value: item.sent, "aria-label": item.name }))))) : null,
     row.local?.status === "attention" && row.local.error ? h("p", { class: "error" }, row.local.error.message) : null,
     comment ? h("p", { class: "comment" }, h("strong", {}, `${t("comment")}: `), comment) : null,
+    row.local?.receipts?.length ? receiptBlock(row.uuid, row.local.receipts) : null,
     action ? h("a", { class: "button", href: action[1], "data-nav": "" }, action[0]) : null);
+}
+
+/** The server's signed receipts of a sent visit: shown, and saved as a JSON file on request. */
+function receiptBlock(uuid, receipts) {
+  const text = JSON.stringify(receipts.length === 1 ? receipts[0] : receipts, null, 2);
+  const save = h("a", { class: "button secondary receipt-save", download: `adal-receipt-${uuid}.json` }, t("receipt_save"));
+  save.addEventListener("click", () => {
+    save.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+    setTimeout(() => URL.revokeObjectURL(save.href), 10_000);
+  });
+  return h("details", { class: "receipt" },
+    h("summary", {}, t("receipt")),
+    h("p", { class: "muted" }, t("receipt_note")),
+    h("pre", { class: "receipt-json" }, text),
+    save);
 }
 
 /** A local draft that amends returned visit `uuid`, built from the server's copy. */

@@ -84,7 +84,7 @@ export async function upload(media, { save, onProgress = () => {}, chunkBytes = 
     if (resp.status === 204) {
       offset = Number(resp.headers.get("Upload-Offset"));
       done = Boolean(resp.headers.get("Adal-Media-Sha256"));
-      await save({ offset });
+      await save({ offset, ...receiptOf(resp) });
       onProgress(offset);
       continue;
     }
@@ -114,9 +114,22 @@ export async function upload(media, { save, onProgress = () => {}, chunkBytes = 
     if (!resp.ok) await fail(resp);
     done = Boolean(resp.headers.get("Adal-Media-Sha256"));
     if (!done) throw new NetworkError(new Error("upload not confirmed"));
+    await save(receiptOf(resp));
   }
   await save({ offset: media.size, done: true });
   onProgress(media.size);
+}
+
+/** The server's signed receipt of a completed upload (Adal-Receipt: base64 JSON), if sent. */
+function receiptOf(resp) {
+  const header = resp.headers.get("Adal-Receipt");
+  if (!header) return {};
+  try {
+    const bytes = Uint8Array.from(atob(header), (c) => c.charCodeAt(0));
+    return { receipt: JSON.parse(new TextDecoder().decode(bytes)) };
+  } catch {
+    return {}; // a receipt that cannot be read is not a reason to fail a stored upload
+  }
 }
 
 async function headOffset(url) {
