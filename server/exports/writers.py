@@ -9,7 +9,6 @@ own temporary file, strings inline, no shared-string table), every text cell sto
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
@@ -20,18 +19,29 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from ..reports.export import BOM, safe_text
-from .service import LONG_COLUMNS, Export
+from ..reports.export import BOM, FORMULA_START, safe_text
+from .service import BASE_COLUMNS, LONG_COLUMNS, OTHER_QUESTIONS, Export
 
 CHUNK = 64 * 1024
 
 
-def _csv_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return safe_text(value)
+_FORMULA = frozenset(FORMULA_START)
+
+
+def _csv_cells(row: list) -> list:
+    """A row's cells for csv.writer: None empty, booleans true/false, text that could start a
+    formula prefixed with an apostrophe (as reports.export.safe_text); numbers unchanged."""
+    out = []
+    for value in row:
+        if value is None:
+            out.append("")
+        elif value.__class__ is str:
+            out.append("'" + value if value and value[0] in _FORMULA else value)
+        elif value is True or value is False:
+            out.append("true" if value else "false")
+        else:
+            out.append(value)
+    return out
 
 
 class _Buffer:
@@ -50,7 +60,7 @@ class _Buffer:
 
 
 def _rows(export: Export, shape: str) -> Iterator[tuple[str, list]]:
-    """(header-or-row marker, cells); the CSV and JSON shapes: one table."""
+    """The CSV's rows: wide in the newest version's columns, or long."""
     layout = export.newest
     for record in export.records():
         if shape == "long":
@@ -64,13 +74,8 @@ def csv_header(export: Export, shape: str) -> list[str]:
     if shape == "long":
         return list(LONG_COLUMNS)
     if export.newest is None:
-        return [*export_base_header()]
+        return [*BASE_COLUMNS, OTHER_QUESTIONS]
     return export.newest.wide_header(other_questions=True)
-
-
-def export_base_header() -> list[str]:
-    from .service import BASE_COLUMNS, OTHER_QUESTIONS
-    return [*BASE_COLUMNS, OTHER_QUESTIONS]
 
 
 def csv_stream(export: Export, shape: str) -> Iterator[bytes]:
@@ -82,7 +87,7 @@ def csv_stream(export: Export, shape: str) -> Iterator[bytes]:
     buffer.write(BOM)
     writer.writerow([safe_text(h) for h in csv_header(export, shape)])
     for row in _rows(export, shape):
-        writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow(_csv_cells(row))
         if len(buffer.parts) >= 200:
             yield buffer.take()
     yield buffer.take()
@@ -93,13 +98,13 @@ def json_stream(export: Export, shape: str) -> Iterator[bytes]:
     yield b"["
     first = True
     parts: list[str] = []
+    headers = {vid: layout.wide_header() for vid, layout in export.layouts.items()}
     for record in export.records():
         if shape == "long":
             objects = (dict(zip(LONG_COLUMNS, row)) for row in export.long_rows(record))
         else:
             layout = export.layouts[record.row.form_version_id]
-            header = _header_cache(export, layout)
-            objects = (dict(zip(header, export.wide_row(record, layout))),)
+            objects = (dict(zip(headers[layout.version_id], export.wide_row(record, layout))),)
         for obj in objects:
             parts.append(("\n" if first else ",\n") + json.dumps(obj, ensure_ascii=False))
             first = False
@@ -108,13 +113,6 @@ def json_stream(export: Export, shape: str) -> Iterator[bytes]:
             parts.clear()
     parts.append("\n]\n" if not first else "]\n")
     yield "".join(parts).encode("utf-8")
-
-
-def _header_cache(export: Export, layout) -> list[str]:
-    cache = export.__dict__.setdefault("_wide_headers", {})
-    if layout.version_id not in cache:
-        cache[layout.version_id] = layout.wide_header()
-    return cache[layout.version_id]
 
 
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -162,7 +160,7 @@ def xlsx_file(export: Export, shape: str, directory: str | None = None) -> str:
             sheets[layout.version_id] = sheet
         if not sheets:
             sheet = book.create_sheet("visits")
-            sheet.append(_xlsx_cells(sheet, export_base_header()[:-1]))
+            sheet.append(_xlsx_cells(sheet, list(BASE_COLUMNS)))
     for record in export.records():
         if shape == "long":
             for row in export.long_rows(record):
@@ -193,5 +191,3 @@ def file_chunks(path: str) -> Iterator[bytes]:
         except FileNotFoundError:
             pass
 
-
-__all__ = ["csv_stream", "json_stream", "xlsx_file", "file_chunks", "sheet_title", "io"]
