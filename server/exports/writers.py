@@ -144,31 +144,53 @@ def _xlsx_cells(sheet, row: list) -> list:
     return cells
 
 
+MAX_SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
+
+
+class _Sheets:
+    """Write-only sheets by key, each with its header; a sheet that reaches Excel's row limit
+    continues in a new one ("answers (2)") with the same header."""
+
+    def __init__(self, book: Workbook, max_rows: int):
+        self.book, self.max_rows = book, max_rows
+        self.taken: set[str] = set()
+        self.open: dict[object, list] = {}  # key: [sheet, rows written, name, header]
+
+    def add(self, key, name: str, header: list[str]) -> None:
+        sheet = self.book.create_sheet(sheet_title(name, self.taken))
+        sheet.append(_xlsx_cells(sheet, header))
+        self.open[key] = [sheet, 1, name, header]
+
+    def append(self, key, row: list) -> None:
+        entry = self.open[key]
+        if entry[1] >= self.max_rows:
+            self.add(key, entry[2], entry[3])
+            entry = self.open[key]
+        entry[0].append(_xlsx_cells(entry[0], row))
+        entry[1] += 1
+
+
 def xlsx_file(export: Export, shape: str, directory: str | None = None) -> str:
     """Write the workbook to a temporary file and return its path (the caller deletes it).
-    Wide: a sheet per form version, each with its own question columns; long: one sheet."""
+    Wide: a sheet per form version, each with its own question columns; long: one sheet.
+    Past Excel's 1,048,576 rows a sheet continues in another, "answers (2)"."""
     book = Workbook(write_only=True)
-    taken: set[str] = set()
-    sheets: dict[int, object] = {}
+    sheets = _Sheets(book, MAX_SHEET_ROWS)
     if shape == "long":
-        sheet = book.create_sheet(sheet_title("answers", taken))
-        sheet.append(_xlsx_cells(sheet, list(LONG_COLUMNS)))
+        sheets.add("long", "answers", list(LONG_COLUMNS))
     else:
         for layout in export.layouts.values():
-            sheet = book.create_sheet(sheet_title(f"{layout.form_key} v{layout.version}", taken))
-            sheet.append(_xlsx_cells(sheet, layout.wide_header()))
-            sheets[layout.version_id] = sheet
-        if not sheets:
-            sheet = book.create_sheet("visits")
-            sheet.append(_xlsx_cells(sheet, list(BASE_COLUMNS)))
+            sheets.add(layout.version_id, f"{layout.form_key} v{layout.version}",
+                       layout.wide_header())
+        if not export.layouts:
+            sheets.add(None, "visits", list(BASE_COLUMNS))
     for record in export.records():
         if shape == "long":
             for row in export.long_rows(record):
-                sheet.append(_xlsx_cells(sheet, row))
+                sheets.append("long", row)
         else:
             layout = export.layouts[record.row.form_version_id]
-            target = sheets[layout.version_id]
-            target.append(_xlsx_cells(target, export.wide_row(record, layout)))
+            sheets.append(layout.version_id, export.wide_row(record, layout))
     handle, path = tempfile.mkstemp(prefix="adal-export-", suffix=".xlsx", dir=directory)
     os.close(handle)
     try:

@@ -287,3 +287,12 @@ def test_visit_rows_are_untouched_by_an_export(ew, three, export, app):
     export(ew.headers["admin"], format="xlsx")
     with app.app_context():
         assert db.session.execute(sa.select(Visit.id, Visit.updated_at)).all() == before
+
+
+def test_a_sheet_past_the_row_limit_continues_in_another(ew, three, app, monkeypatch, export):
+    from server.exports import writers
+    monkeypatch.setattr(writers, "MAX_SHEET_ROWS", 5)  # header + 4 rows a sheet
+    sheets = read_xlsx(export(ew.headers["admin"], format="xlsx", shape="long"))
+    assert list(sheets) == ["answers", "answers (2)", "answers (3)", "answers (4)", "answers (5)"]
+    assert sum(len(rows) for rows in sheets.values()) == 2 * len(V1_ANSWERS) + len(V2_ANSWERS)
+    assert all(len(rows) == 4 for rows in list(sheets.values())[:-1])
