@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import undefer
 
 from ..auth.models import User
 from ..extensions import db
@@ -154,7 +155,7 @@ class Export:
                                          .distinct()).all()
         versions = db.session.scalars(
             sa.select(FormVersion).where(FormVersion.id.in_(version_ids))
-            .options(sa.orm.undefer(FormVersion.definition))).all()
+            .options(undefer(FormVersion.definition))).all()
         versions.sort(key=lambda v: (v.form.key, v.version))
         self.layouts = {v.id: layout_of(v, lang) for v in versions}
         newest = max(versions, key=lambda v: (v.published_at, v.id), default=None)
