@@ -15,6 +15,7 @@ from . import models  # noqa: F401  (all tables known before create_all or migra
 from . import web
 from .auth import api as auth_api
 from .cli import adal
+from .exports import api as exports_api
 from .extensions import api, csrf, limiter, migrate
 from .extensions import db as _db  # not `db`: server.db is the module of helpers
 from .media import api as media_api
@@ -31,7 +32,7 @@ from .visits import api as visits_api
 
 BLUEPRINTS = (auth_api.blp, offices_api.blp, forms_api.blp, assignments_api.blp,
               visits_api.blp, review_api.blp, recommendations_api.blp, media_tus.blp,
-              media_api.blp, reports_api.blp, receipts_api.blp)
+              media_api.blp, reports_api.blp, receipts_api.blp, exports_api.blp)
 
 
 class JSONProvider(DefaultJSONProvider):
