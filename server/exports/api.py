@@ -8,7 +8,7 @@ from flask import Response, request, stream_with_context
 from ..auth.access import require_role, require_user
 from ..auth.models import Role
 from ..rest import Blueprint
-from ..web.i18n import page_language
+from ..i18n import page_language
 from . import writers
 from .schemas import ExportArgs
 from .service import Export

@@ -24,7 +24,7 @@ from ..offices.models import Office, Region
 from ..review.models import AnswerCorrection
 from ..visits.filters import order_by, visit_conditions
 from ..visits.models import Answer, Flag, Visit, VisitEvidence
-from ..web.i18n import translate
+from ..i18n import translate
 
 BATCH = 500
 BASE_COLUMNS = ("visit_uuid", "form_key", "form_version", "office_code", "office_name",
