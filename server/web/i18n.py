@@ -1139,6 +1139,13 @@ STRINGS = {
                            "ru": "Повторная проверка: у проверяющего уже есть этот офис в этом полугодии",
                            "kk": "Қайталама тексеру: тексерушіде бұл жарты жылда осы кеңсе бар",
                            "uz": "Takroriy tekshiruv: tekshiruvchida bu yarim yillikda ushbu idora bor"},
+    # The installed app (/app/manifest.webmanifest): as neutral as the app's page title.
+    "manifest_name": {"en": "Notes", "ru": "Заметки", "kk": "Жазбалар", "uz": "Qaydlar"},
+    "manifest_short_name": {"en": "Notes", "ru": "Заметки", "kk": "Жазбалар", "uz": "Qaydlar"},
+    "manifest_description": {"en": "Notes and checklists that work without the internet.",
+                             "ru": "Заметки и списки, которые работают без интернета.",
+                             "kk": "Интернетсіз жұмыс істейтін жазбалар мен тізімдер.",
+                             "uz": "Internetsiz ishlaydigan qaydlar va roʻyxatlar."},
 }
 
 
