@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -303,14 +303,15 @@ def _demo_photo_visits() -> int:
     rng = random.Random(20261202)          # the visits' answers
     photo_rng = random.Random(20261204)    # where and when the photos were taken, their scenes
     tz = ZoneInfo(current_app.config["TIMEZONE"])
-    now = utcnow()
+    yesterday = utcnow().astimezone(tz).date() - timedelta(days=1)
     made = 0
     for n, (code, login, minutes, photos) in enumerate(PHOTO_VISITS):
         inspector = auth_service.get_user(login)
         office = office_service.get_office(code)
         if inspector is None or office is None or office in inspector.conflict_offices:
             continue
-        started = now.replace(second=0, microsecond=0) - timedelta(days=1, hours=4 + 2 * n)
+        # yesterday at 10:00, 12:00, 14:00 in the offices' time zone: office hours
+        started = datetime.combine(yesterday, time(10 + 2 * n), tzinfo=tz).astimezone(timezone.utc)
         assignment = assignment_service.create_assignment(data={
             "office": code, "inspector": login, "form_key": "service-centre-visit",
             "form_version": version.version, "window_start": started - timedelta(days=2),

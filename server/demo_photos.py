@@ -39,7 +39,8 @@ class Shot:
     accuracy_m: float = 8.0
 
 
-def offset_position(lat: float, lon: float, metres: float, bearing_deg: float) -> tuple[float, float]:
+def offset_position(lat: float, lon: float, metres: float,
+                    bearing_deg: float) -> tuple[float, float]:
     """The point `metres` away from (lat, lon) towards `bearing_deg` (flat earth: fine for km)."""
     bearing = math.radians(bearing_deg)
     dlat = metres * math.cos(bearing) / METRES_PER_DEGREE
@@ -49,8 +50,8 @@ def offset_position(lat: float, lon: float, metres: float, bearing_deg: float) -
 
 # --- scenes ----------------------------------------------------------------------------------
 
-SKY, WALL, GROUND, DARK, WHITE = (196, 222, 240), (222, 214, 196), (150, 150, 146), (40, 44, 52), \
-    (250, 250, 248)
+SKY, WALL, GROUND = (196, 222, 240), (222, 214, 196), (150, 150, 146)
+DARK, WHITE = (40, 44, 52), (250, 250, 248)
 METAL, GLASS, ACCENT, YELLOW = (120, 126, 134), (150, 190, 210), (13, 94, 168), (246, 196, 40)
 
 
