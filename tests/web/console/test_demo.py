@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-
 from PIL import Image
 
 from server import demo, demo_photos
