@@ -1,6 +1,6 @@
 """Demo data: two regions of Kazakhstan, a dozen offices, the demo accounts, visits in every
-state, photos on some of them (real camera files from ../shared/samples/photos, stored through the
-media service) and recommendations in each status.
+state, photos on some of them (drawn at demo time with real EXIF by server/demo_photos.py, stored
+through the media service) and recommendations in each status.
 
 Names are real-looking and coordinates are the real districts; addresses are illustrative.
 Loading twice adds nothing the second time; each part adds only what is missing.
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import timedelta
-from pathlib import Path
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from . import demo_photos
 from .auth import service as auth_service
 from .auth.models import Role
-from .config import PROJECT_ROOT
 from .extensions import db
 from .offices import service as office_service
 
@@ -122,14 +122,13 @@ def load_demo() -> str:
     # The media service commits on its own (and rolls back what is pending first): commit the
     # demo so far before it runs.
     db.session.commit()
-    photo_visits, note = _demo_photo_visits()
+    photo_visits = _demo_photo_visits()
     recommendations = _demo_recommendations()
     added += photo_visits + recommendations
     logins = ", ".join(u[0] for u in USERS)
     return (f"Demo ready ({added} records added): {len(REGIONS)} regions, {len(OFFICES)} "
             f"offices, {visits + photo_visits} new visits ({photo_visits} with photos), "
             f"{recommendations} new recommendations.\n"
-            + (f"{note}\n" if note else "")
             + f"Users {logins}; password for each: {DEMO_PASSWORD}")
 
 
@@ -228,26 +227,33 @@ def _demo_visits() -> int:
 
 # --- photos and recommendations --------------------------------------------------------------
 
-SAMPLE_PHOTOS = PROJECT_ROOT.parent / "shared" / "samples" / "photos"
-# (office, inspector, photo files, minutes, decision): visits waiting for review with photos on
-# the questions that take them. The Nikon photos carry a GPS position in Europe and a 2008 capture
-# time, so those visits get "photo far from the office" and "photo outside the visit" flags.
+# (office, inspector, minutes, photos): visits waiting for review, with photos drawn at demo time
+# (server/demo_photos.py) for the questions they answer. A photo is (question, scene, caption,
+# oddity): None is taken at the office (a few tens of metres off its position) during the visit;
+# "far" about 4 km away and "early" three days before the visit, so that those visits carry the
+# "photo far from the office" and "photo time outside the visit" flags.
 PHOTO_VISITS = [
-    ("AST-CON-SARYARKA", "inspector2", ("DSCN0010.jpg", "landscape_6.jpg"), 38, None),
-    ("ALA-CON-BOSTANDYK", "inspector3", ("portrait_5.jpg", "Canon_40D.jpg"), 42, None),
-    ("AST-CON-BAIKONUR", "inspector1", ("DSCN0012.jpg",), 35, None),
+    ("AST-CON-SARYARKA", "inspector2", 38, (
+        ("A01", "ramp", "A01 Entrance: ramp with a handrail", None),
+        ("A04", "door", "A04 Entrance door, clear width", None),
+        ("B01", "queue_screen", "B01 Queue display in the hall", None))),
+    ("ALA-CON-BOSTANDYK", "inspector3", 42, (
+        ("E02", "fee_board", "E02 Services, fees and deadlines", None),
+        ("D05", "hotline", "D05 Anti-corruption notice", "early"))),
+    ("AST-CON-BAIKONUR", "inspector1", 35, (
+        ("A01", "ramp", "A01 Entrance: ramp", "far"),
+        ("F02", "waiting_area", "F02 Waiting area", None))),
 ]
-PHOTO_QUESTIONS = ("A01", "A06", "A03", "A08")
+FAR_M = 4200
 
 
-def _store_photo(inspector, path: Path):
+def _store_photo(inspector, raw: bytes, filename: str) -> str:
     """One photo through the media service, as the app's tus upload ends: upload row, spool file
     (fsynced), then finalise_upload, which sniffs, analyses (EXIF, thumbnails) and stores it."""
     from .media import service as media_service
 
-    raw = path.read_bytes()
     upload = media_service.create_upload(owner=inspector, length=len(raw), metadata={
-        "filename": path.name, "filetype": "image/jpeg"})
+        "filename": filename, "filetype": "image/jpeg"})
     upload_id = upload.id
     db.session.commit()
     with media_service.upload_lock(upload_id) as spool:
@@ -260,7 +266,20 @@ def _store_photo(inspector, path: Path):
     return done.media.sha256
 
 
-def _demo_photo_visits() -> tuple[int, str | None]:
+def _photo_shot(*, office, started, minutes: int, index: int, count: int, oddity: str | None,
+                rng: random.Random, tz: ZoneInfo) -> demo_photos.Shot:
+    """Where and when one demo photo was taken: spread over the visit, next to the office."""
+    taken = started + timedelta(minutes=minutes * (index + 1) / (count + 1),
+                                seconds=rng.randint(0, 59))
+    if oddity == "early":
+        taken -= timedelta(days=3)
+    metres = FAR_M if oddity == "far" else rng.uniform(10, 60)
+    lat, lon = demo_photos.offset_position(office.lat, office.lon, metres, rng.uniform(0, 360))
+    return demo_photos.Shot(taken=taken.astimezone(tz).replace(microsecond=0), lat=lat, lon=lon,
+                            accuracy_m=float(rng.randint(4, 15)))
+
+
+def _demo_photo_visits() -> int:
     """Visits with photo evidence, once (none are added while any visit has evidence)."""
     from flask import current_app
 
@@ -273,31 +292,26 @@ def _demo_photo_visits() -> tuple[int, str | None]:
     from .visits.schemas import VisitIn
 
     if db.session.scalar(sa.select(sa.func.count(VisitEvidence.visit_id))):
-        return 0, None
-    if not SAMPLE_PHOTOS.is_dir():
-        return 0, (f"No demo photos: {SAMPLE_PHOTOS} is missing, so the demo visits have no "
-                   f"photo evidence.")
+        return 0
     version = db.session.scalar(sa.select(FormVersion).join(FormVersion.form)
                                 .where(SurveyForm.key == "service-centre-visit")
                                 .order_by(FormVersion.version.desc()))
     supervisor = auth_service.get_user("supervisor")
     if version is None or supervisor is None:
-        return 0, None
+        return 0
     form = visit_service.compiled(version)
-    rng = random.Random(20261202)
-    now = utcnow()
-    made, missing = 0, []
-    for n, (code, login, files, minutes, decision) in enumerate(PHOTO_VISITS):
-        paths = [SAMPLE_PHOTOS / name for name in files]
-        if not all(p.is_file() for p in paths):
-            missing += [p.name for p in paths if not p.is_file()]
-            continue
+    rng = random.Random(20261202)          # the visits' answers
+    photo_rng = random.Random(20261204)    # where and when the photos were taken, their scenes
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    yesterday = utcnow().astimezone(tz).date() - timedelta(days=1)
+    made = 0
+    for n, (code, login, minutes, photos) in enumerate(PHOTO_VISITS):
         inspector = auth_service.get_user(login)
         office = office_service.get_office(code)
         if inspector is None or office is None or office in inspector.conflict_offices:
             continue
-        shas = [_store_photo(inspector, p) for p in paths]
-        started = now - timedelta(days=1, hours=4 + 2 * n)
+        # yesterday at 10:00, 12:00, 14:00 in the offices' time zone: office hours
+        started = datetime.combine(yesterday, time(10 + 2 * n), tzinfo=tz).astimezone(timezone.utc)
         assignment = assignment_service.create_assignment(data={
             "office": code, "inspector": login, "form_key": "service-centre-visit",
             "form_version": version.version, "window_start": started - timedelta(days=2),
@@ -305,19 +319,25 @@ def _demo_photo_visits() -> tuple[int, str | None]:
         body = visit_body(form=form, assignment_id=assignment.id, started=started,
                           minutes=minutes, position=(office.lat, office.lon), rng=rng,
                           quality=0.6)
+        db.session.commit()  # the media service commits on its own: nothing may be pending
         by_question = {a["question"]: a for a in body["answers"]}
-        targets = [q for q in PHOTO_QUESTIONS if q in by_question]
-        for i, sha in enumerate(shas):
-            if targets:
-                by_question[targets[i % len(targets)]].setdefault("evidence", []).append(sha)
+        for i, (question, scene, caption, oddity) in enumerate(photos):
+            shot = _photo_shot(office=office, started=started, minutes=minutes, index=i,
+                               count=len(photos), oddity=oddity, rng=photo_rng, tz=tz)
+            seed = photo_rng.getrandbits(32)
+            answer = by_question.get(question)
+            if answer is None:  # skip logic hid the question in this visit
+                continue
+            raw = demo_photos.draw_photo(scene=scene, caption=caption, shot=shot, seed=seed,
+                                         value=answer["value"])
+            sha = _store_photo(inspector, raw, f"IMG_{shot.taken:%Y%m%d_%H%M%S}.jpg")
+            answer.setdefault("evidence", []).append(sha)
         visit_service.submit_visit(inspector=inspector, data=VisitIn().load(body), body=body,
                                    lang="en")
         db.session.commit()
         made += 1
-    note = (f"Demo photos missing in {SAMPLE_PHOTOS}: {', '.join(missing)}."
-            if missing else None)
     current_app.logger.debug("demo: %s visits with photos", made)
-    return made, note
+    return made
 
 
 REC_TEXTS = [

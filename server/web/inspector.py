@@ -13,10 +13,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 
 from ..config import LANGUAGES
-from ..i18n import translate
+from ..errors import ValidationFailed
+from ..i18n import page_language, translate
 from ..i18n.formatting import app_catalog
 from ..media import sniff
 
@@ -30,6 +31,42 @@ HERE = Path(__file__).parent
 ASSET_DIR = HERE / "static" / "app"
 SHELL_TEMPLATE = HERE / "templates" / "app" / "shell.html"
 SCREENS = ("/", "/signin", "/visits", "/visit/<uuid:visit_uuid>", "/amend/<uuid:visit_uuid>")
+
+
+# The installed app (docs/inspector-app.md, "Installing the app"). Colours as in app.css and the
+# shell's <meta name="theme-color">: the page background is white.
+MANIFEST_URL = "/app/manifest.webmanifest"
+MANIFEST_TYPE = "application/manifest+json"
+MANIFEST_TEXTS = ("name", "short_name", "description")
+THEME_COLOR = BACKGROUND_COLOR = "#ffffff"
+ICONS = [
+    {"src": "/app/static/icons/icon-192.png", "sizes": "192x192", "type": "image/png",
+     "purpose": "any"},
+    {"src": "/app/static/icons/icon-512.png", "sizes": "512x512", "type": "image/png",
+     "purpose": "any"},
+    {"src": "/app/static/icons/icon-maskable-192.png", "sizes": "192x192", "type": "image/png",
+     "purpose": "maskable"},
+    {"src": "/app/static/icons/icon-maskable-512.png", "sizes": "512x512", "type": "image/png",
+     "purpose": "maskable"},
+]
+
+
+def manifest(lang: str) -> dict:
+    """The web app manifest with its texts in `lang`; the other languages twice: under
+    `translations` (the Web App Translations explainer) and as `*_localized` members (the W3C
+    draft's localized members), since no browser has settled on either yet."""
+    texts = {member: {code: translate(f"manifest_{member}", code) for code in LANGUAGES}
+             for member in MANIFEST_TEXTS}
+    others = [code for code in LANGUAGES if code != lang]
+    body = {"id": "/app/", "lang": lang, "dir": "ltr",
+            **{member: texts[member][lang] for member in MANIFEST_TEXTS},
+            "start_url": "/app/", "scope": "/app/", "display": "standalone",
+            "theme_color": THEME_COLOR, "background_color": BACKGROUND_COLOR, "icons": ICONS,
+            "translations": {code: {member: texts[member][code] for member in MANIFEST_TEXTS}
+                             for code in others}}
+    for member in MANIFEST_TEXTS:
+        body[f"{member}_localized"] = {code: texts[member][code] for code in others}
+    return body
 
 
 def _assets() -> list[Path]:
@@ -72,6 +109,7 @@ def _build_id() -> str:
         digest.update(path.read_bytes())
     for lang in LANGUAGES:
         digest.update(json.dumps(app_catalog(lang), sort_keys=True).encode())
+    digest.update(json.dumps([manifest(code) for code in LANGUAGES], sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -124,8 +162,25 @@ def catalog(lang: str):
 def service_worker():
     """The service worker, at /app/sw.js so that its scope is /app/; it caches the shell and
     the assets listed here under a cache named after the build."""
-    assets = ["/app/", *(f"/app/static/{p.relative_to(ASSET_DIR).as_posix()}" for p in _assets()),
+    assets = ["/app/", MANIFEST_URL,
+              *(f"/app/static/{p.relative_to(ASSET_DIR).as_posix()}" for p in _assets()),
               *(f"/app/i18n/{lang}.json" for lang in LANGUAGES)]
     head = f"const BUILD = {json.dumps(build_id())};\nconst ASSETS = {json.dumps(assets)};\n"
     body = head + (ASSET_DIR / "sw.js").read_text(encoding="utf-8")
     return _no_cache(Response(body, mimetype="text/javascript"))
+
+
+@bp.get("/manifest.webmanifest")
+def web_app_manifest():
+    """The web app manifest that makes /app/ installable, in the language asked for (?lang=, then
+    Accept-Language, then ADAL_DEFAULT_LANGUAGE); the other languages ride along inside it."""
+    asked = request.args.get("lang")
+    if asked is not None and asked not in LANGUAGES:
+        raise ValidationFailed("1 field did not validate; see errors.", errors={
+            "query": {"lang": [f"Must be one of: {', '.join(LANGUAGES)}."]}})
+    lang = page_language()  # as every page: ?lang=, Accept-Language, the default
+    body = json.dumps(manifest(lang), ensure_ascii=False, indent=1)
+    resp = _no_cache(Response(body, mimetype=MANIFEST_TYPE))
+    resp.headers["Vary"] = "Accept-Language"
+    resp.headers["Content-Language"] = lang
+    return resp

@@ -1,10 +1,11 @@
 """Sign-in, sign-out and the start page. Views call services; no rules live here."""
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, current_app, g, redirect, render_template, request,
-                   session, url_for)
+                   send_from_directory, session, url_for)
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth import service as auth_service
@@ -19,6 +20,7 @@ from ..i18n import formatting
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
 
+FAVICON_DIR = Path(__file__).parent / "static" / "app" / "icons"
 
 def content_security_policy(tiles: str | None = None) -> str:
     """The pages' strict CSP; a page showing the office map also allows images from the map
@@ -94,6 +96,12 @@ def _safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("web.index")
     return target
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The site's icon (made by server/web/app_icons.py), kept by browsers for a day."""
+    return send_from_directory(FAVICON_DIR, "favicon.ico", mimetype="image/x-icon", max_age=86400)
 
 
 @bp.get("/")

@@ -3,18 +3,23 @@ signs in, takes an open assignment, submits the default checklist, gets a score;
 same body changes nothing."""
 from __future__ import annotations
 
+import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from server.assignments.models import Assignment
 from server.audit.models import AuditEvent
+from server import demo
 from server.db import utcnow
 from server.demo import DEMO_PASSWORD, INSPECTORS
 from server.extensions import db
 from server.scoring.rules import CompiledForm
-from server.visits.models import Answer, Flag, Visit, VisitSubmission
+from server.visits.checks import distance_m
+from server.visits.models import Answer, Flag, Visit, VisitEvidence, VisitSubmission
 from tests.test_migrations import app_on
 from tests.visits.builders import visit_payload
 
@@ -103,3 +108,47 @@ def test_done_when_a_demo_inspector_submits_gets_a_score_and_a_replay_changes_no
     assert again.json == got
     assert (_rows(demo_app, Visit), _rows(demo_app, Answer), _rows(demo_app, VisitSubmission),
             _rows(demo_app, AuditEvent)) == counts
+
+
+def test_demo_photos_carry_exif_near_the_office_inside_the_visit_but_the_odd_ones(demo_app):
+    """What the media service read from the drawn photos: the camera "Adal demo", a capture time
+    with its offset inside the visit and a position a few tens of metres from the office, except
+    the one taken 4 km away and the one taken three days early, which are flagged."""
+    odd = {(code, question): oddity for code, _, _, photos in demo.PHOTO_VISITS
+           for question, _, _, oddity in photos}
+    with demo_app.app_context():
+        rows = db.session.execute(sa.select(Visit, VisitEvidence).join(VisitEvidence)).all()
+        assert len(rows) == len(odd)
+        for visit, evidence in rows:
+            media, office = evidence.media, visit.office
+            oddity = odd[(office.code, evidence.question_id)]
+            assert media.info["captured_at_source"] == "DateTimeOriginal"
+            assert media.info["captured_at_offset_known"] is True
+            assert media.gps_status == "valid" and 4 <= media.info["gps_accuracy_m"] <= 15
+            distance = distance_m(media.gps_lat, media.gps_lon, office.lat, office.lon)
+            inside = visit.started_at <= media.captured_at <= visit.ended_at
+            flags = {(f.kind, f.detail["media"]) for f in visit.flags
+                     if f.kind.startswith("photo_")}
+            mine = {kind for kind, short in flags if media.sha256.startswith(short)}
+            if oddity == "far":
+                assert 4000 < distance < 4400 and inside
+                assert mine == {"photo_far_from_office"}
+            elif oddity == "early":
+                assert distance < 65 and not inside
+                assert mine == {"photo_outside_window"}
+            else:
+                assert 5 < distance < 65 and inside and not mine
+            raw = storage_bytes(media)
+            exif = Image.open(io.BytesIO(raw)).getexif()
+            assert (exif[0x010F], exif[0x0110]) == ("Adal demo", "Adal demo")
+            local = media.captured_at.astimezone(ZoneInfo(demo_app.config["TIMEZONE"]))
+            offset = local.strftime("%z")
+            assert exif.get_ifd(0x8769)[0x9011] == f"{offset[:3]}:{offset[3:]}"
+            assert exif.get_ifd(0x8769)[0x9003] == local.strftime("%Y:%m:%d %H:%M:%S")
+
+
+def storage_bytes(media) -> bytes:
+    """The stored original, byte for byte."""
+    from server.media.service import storage_named
+    with storage_named(media.storage_backend).open(media.storage_key) as f:
+        return f.read()

@@ -22,7 +22,6 @@ from .helpers import far_away, submit
 DESK = {"width": 1280, "height": 900}
 TABLETS = ({"width": 768, "height": 1024}, {"width": 1024, "height": 768})
 TIMEOUT_MS = 15_000
-KNOWN_MISSING = ("/favicon.ico",)  # browsers ask for it; the app has none
 SCREENSHOTS = Path(PROJECT_ROOT) / "docs" / "screenshots"
 SAMPLE_PHOTO = Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos" / "DSCN0010.jpg"
 
@@ -54,8 +53,7 @@ def _signed_in(browser, live, viewport, login="sup"):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", lambda resp: errors.append(f"{resp.status} {resp.url}")
-            if resp.status >= 400 and resp.request.resource_type != "document"
-            and not resp.url.endswith(KNOWN_MISSING) else None)
+            if resp.status >= 400 and resp.request.resource_type != "document" else None)
     page.goto("/console/queue?lang=en")
     assert "/login" in page.url
     page.fill("input[name=login]", login)

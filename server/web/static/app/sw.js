@@ -1,9 +1,11 @@
 // The inspector app's service worker (scope /app/). BUILD and ASSETS are written above this line
-// by server/web/inspector.py. It keeps the shell and the app's files for offline use, under a
-// cache named after the build, and the form versions the app opened (immutable once published).
+// by server/web/inspector.py. It keeps the shell, the manifest and the app's files (icons
+// included) for offline use, under a cache named after the build, and the form versions the app
+// opened (immutable once published).
 // Every other API request goes to the network untouched: the outbox must see real failures.
 
 const SHELL = "/app/";
+const MANIFEST = "/app/manifest.webmanifest"; // in ASSETS: the installed app's name and icons offline
 const APP_CACHE = `adal-app-${BUILD}`;
 const FORM_CACHE = "adal-forms-v1";
 const FORM_VERSION = /^\/api\/v1\/forms\/[^/]+\/versions\/\d+$/;
@@ -31,7 +33,7 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname.startsWith("/app/")) {
     event.respondWith(shell(request));
-  } else if (url.pathname.startsWith("/app/static/") || url.pathname.startsWith("/app/i18n/")) {
+  } else if (url.pathname.startsWith("/app/static/") || url.pathname.startsWith("/app/i18n/") || url.pathname === MANIFEST) {
     event.respondWith(fromCache(APP_CACHE, request, url.pathname));
   } else if (FORM_VERSION.test(url.pathname) && !url.search) {
     event.respondWith(fromCache(FORM_CACHE, request, url.pathname));
