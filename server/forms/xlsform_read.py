@@ -33,6 +33,7 @@ SHEETS = ("survey", "choices", "settings")
 MAX_PART_BYTES = 64 * 1024 * 1024  # one unpacked part (a sheet's XML, the shared strings)
 MAX_TOTAL_BYTES = 256 * 1024 * 1024  # every part together
 MAX_ROWS = 10_000  # filled rows per sheet: a checklist has hundreds
+MAX_ROW_NUMBER = 100_000  # rows are read up to this one: a value further down refuses the form
 MAX_COLUMNS = 1_000  # a value past this column refuses the form (a sheet 16,384 wide is a mistake)
 
 # Columns whose text is per language; the others with `::` are not split by language.
@@ -63,10 +64,10 @@ _CODE_IN_BRACKETS = re.compile(r"\(\s*([A-Za-z]{2,3})((?:[-_][A-Za-z0-9]+)*)\s*\
 _BARE_CODE = re.compile(r"([a-z]{2,3})((?:[-_][a-z0-9]+)*)")
 _ISO3 = {"eng": "en", "rus": "ru", "kaz": "kk", "uzb": "uz"}
 
-# The byte scan: a cell value (<v>, inline <is>, formula <f>), the end of a row, a merged range.
-_SCAN = re.compile(rb"<(?:[\w.-]+:)?(?P<value>v|is|f)[\s>/]"
-                   rb"|(?P<end></(?:[\w.-]+:)?row\s*>)"
-                   rb"|<(?:[\w.-]+:)?mergeCell\s[^>]{0,1024}?\bref=\"(?P<ref>[^\"]{0,64})\"")
+# The byte scan: a cell value (<v>, inline <is>, formula <f>) or a merged range; the end of a row.
+_MARKS = re.compile(rb"<(?:[\w.-]+:)?(?:(?:v|is|f)[\s>/]"
+                    rb"|mergeCell\s[^>]{0,1024}?\bref=\"(?P<ref>[^\"]{0,64})\")")
+_ROW_END = re.compile(rb"</(?:[\w.-]+:)?row\s*>")
 _CHUNK = 1 << 20
 _OVERLAP = 2048
 
@@ -244,6 +245,12 @@ def _filled_rows(book, ws, problems: list[Problem]) -> list[tuple[int, list[tupl
         parser.row_dimensions = _Discard()  # formatting of each row: not needed, not kept
         try:
             for number, cells in parser.parse():
+                if number > MAX_ROW_NUMBER:  # read up to the last filled row: one is past it
+                    problems.append(Problem(f"{ws.title}!A{number}",
+                                            f"a value past row {MAX_ROW_NUMBER:,}: a sheet is "
+                                            f"read up to row {MAX_ROW_NUMBER:,}; delete the "
+                                            "rows after the form"))
+                    break
                 kept = []
                 for cell in cells:
                     value, formula = cell["value"], cell["data_type"] == "f"
@@ -280,25 +287,27 @@ def _scan(archive: zipfile.ZipFile, part: str) -> tuple[int | None, list[str]]:
     limit: int | None = 0
     pending = False  # a value seen whose row has not ended yet
     merged: list[str] = []
-    offset, buffer = 0, b""
+    offset, buffer = 0, b""  # buffer starts at this offset of the XML
     with archive.open(part) as source:
         while True:
             chunk = source.read(_CHUNK)
             final = not chunk
             buffer += chunk
             stop = len(buffer) if final else max(0, len(buffer) - _OVERLAP)
-            done = 0
-            for match in _SCAN.finditer(buffer):
+            done, last = 0, None
+            for match in _MARKS.finditer(buffer):  # few: blank rows hold none
                 if match.start() >= stop:
                     break
                 done = match.end()
-                if match.group("value"):
-                    pending = True
-                elif match.group("end"):
-                    if pending:
-                        limit, pending = offset + match.end(), False
-                else:
+                if match.group("ref") is not None:
                     merged.append(match.group("ref").decode("ascii", "replace"))
+                else:
+                    last = match.end()
+            if last is not None or pending:
+                end = _ROW_END.search(buffer, last if last is not None else 0)
+                pending = end is None
+                if end:
+                    limit = offset + end.end()
             keep = max(done, stop)
             offset += keep
             buffer = buffer[keep:]
