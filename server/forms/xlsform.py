@@ -33,7 +33,7 @@ GROUP_COLUMNS = {"type", "name", "label", "adal_weight", "relevant"}
 CHOICE_COLUMNS = {"list_name", "name", "label"}
 CHOICE_DISPLAY_COLUMNS = {"media", "image", "big-image", "audio", "video"}
 COSMETIC_COLUMNS = {"appearance", "guidance_hint", "media", "image", "big-image", "audio",
-                    "video", "autoplay"}
+                    "video", "autoplay", "rows"}
 SETTINGS_COLUMNS = {"form_id", "version", "form_title", "default_language"}
 SETTINGS_REASONS = {
     "instance_name": "Adal names each visit itself",
@@ -140,7 +140,12 @@ def import_xlsform(path: str | Path) -> ImportResult:
                 problems.append(Problem(where, "groups inside groups are not supported; "
                                                "a group becomes one section"))
                 continue
-            current = {"id": name, "title": _localized(values, "label", languages, default),
+            title = _localized(values, "label", languages, default)
+            if title is None and name and not any(c.startswith("label") for c in values):
+                title = {lang: name for lang in languages}  # pyxform allows a group unlabelled
+                warnings.append(f"{where}: group {name!r} has no label; its name is the "
+                                "section's title: write one in the YAML")
+            current = {"id": name, "title": title,
                        "weight": _number(values.get("adal_weight", 1),
                                          survey.where(row, "adal_weight"), problems),
                        "questions": []}
@@ -192,7 +197,7 @@ def import_xlsform(path: str | Path) -> ImportResult:
         problems.append(Problem(settings_sheet.where(settings_sheet.rows[0][0], "version"),
                                 f"{version!r} is not a whole number"))
         version = 1
-    title = _title(settings, languages, default, warnings)
+    title = _title(settings, settings_sheet, languages, default, warnings)
     raw = {"key": key, "version": version, "languages": languages,
            "title": title or {lang: key for lang in languages}, "sections": sections}
     if problems:
@@ -243,17 +248,18 @@ def _languages(sheets: dict[str, Sheet], settings: dict, problems: list[Problem]
     return default, languages
 
 
-def _title(settings: dict, languages: list[str], default: str | None,
+def _title(settings: dict, sheet: Sheet | None, languages: list[str], default: str | None,
            warnings: list[str]) -> dict | None:
     """The form's title in each language; a language it lacks gets one it has, with a note."""
     title = _localized(settings, "form_title", languages, default) or {}
-    given = [str(v).strip() for c, v in settings.items() if c.partition("::")[0] == "form_title"]
+    given = [(c, str(v).strip()) for c, v in settings.items()
+             if c.partition("::")[0] == "form_title"]
     missing = [lang for lang in languages if lang not in title]
     if not given or not missing:
         return title or None
-    text = next(iter(title.values()), given[0])
-    warnings.append(f"settings: form_title has no {', '.join(missing)} text; {text!r} is used "
-                    "there: translate it in the YAML")
+    text = next(iter(title.values()), given[0][1])
+    warnings.append(f"{sheet.where(sheet.rows[0][0], given[0][0])}: form_title has no "
+                    f"{', '.join(missing)} text; {text!r} is used there: translate it in the YAML")
     return {lang: title.get(lang, text) for lang in languages}
 
 

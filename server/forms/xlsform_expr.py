@@ -9,6 +9,8 @@ from .expressions import parse
 _TOKEN = re.compile(r"""\s*(?:(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*\})|(?P<str>'[^']*'|"[^"]*")
     |(?P<num>\d+(?:\.\d+)?)|(?P<op>!=|<=|>=|=|<|>|\+|-|\*|\(|\)|,)|(?P<word>[A-Za-z_][A-Za-z0-9_-]*)
     |(?P<dot>\.))""", re.VERBOSE)
+# Typed in a word processor or on a phone: pyxform reads them as plain quotes (sheet_headers.py).
+SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _WORDS = {"and": "and", "or": "or", "not": "not", "div": "/", "selected": "selected",
           "count-selected": "count_selected", "true": "true", "false": "false"}
 
@@ -25,7 +27,7 @@ def translate_expression(text: str, multi: frozenset[str] | set[str] = frozenset
     appended to `notes`; any other comparison of a whole selection is refused.
     """
     out, kinds, pos = [], [], 0
-    text = text.strip()
+    text = text.translate(SMART_QUOTES).strip()
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:

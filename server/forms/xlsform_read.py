@@ -239,7 +239,7 @@ def _filled_rows(book, ws, problems: list[Problem]) -> list[tuple[int, list[tupl
     wide = False
     with archive.open(part) as raw:
         source = _Capped(raw, limit)
-        parser = WorkSheetParser(source, book.shared_strings, data_only=False, epoch=book.epoch,
+        parser = WorkSheetParser(source, ws._shared_strings, data_only=False, epoch=book.epoch,
                                  date_formats=book._date_formats,
                                  timedelta_formats=book._timedelta_formats)
         parser.row_dimensions = _Discard()  # formatting of each row: not needed, not kept

@@ -312,3 +312,34 @@ def test_or_other_whose_question_name_is_taken_is_refused(tmp_path):
 def test_yes_no_with_or_other_is_a_single_choice(tmp_path):
     path = simple(tmp_path, q("select_one yes_no or_other", "s"), choices=YES_NO)
     assert questions_of(path)["s"]["type"] == "single_choice"
+
+
+# --- what pyxform forgives ------------------------------------------------------------------------
+
+def test_smart_quotes_in_expressions_are_plain_quotes(tmp_path):
+    """A phone or a word processor types ‘other’: pyxform reads it as 'other'."""
+    path = simple(tmp_path, q("select_one yes_no", "a"),
+                  q("text", "b", relevant="${a} = \u2018yes\u2019"),
+                  q("text", "c", relevant="${a} != \u201cno\u201d"))
+    questions = questions_of(path)
+    assert (questions["b"]["relevant"], questions["c"]["relevant"]) == ("a == 'yes'",
+                                                                        'a != "no"')
+
+
+def test_a_group_without_a_label_takes_its_name_as_title(tmp_path):
+    path = book(tmp_path / "g.xlsx", [["type", "name", "label"], ["begin group", "visit"],
+                                      ["text", "t", "T"], ["end group"]])
+    result = import_xlsform(path)
+    assert result.definition["sections"][0]["title"] == {"en": "visit"}
+    assert result.warnings == ["survey!A2: group 'visit' has no label; its name is the section's "
+                               "title: write one in the YAML"]
+
+
+def test_a_title_in_fewer_languages_than_the_form_is_filled_with_a_note(tmp_path):
+    path = book(tmp_path / "t.xlsx", [["type", "name", "label::English (en)", "label::Русский"],
+                                      ["text", "t", "T", "Т"]],
+                settings=[["form_title"], ["Visit"]])
+    result = import_xlsform(path)
+    assert result.definition["title"] == {"ru": "Visit", "en": "Visit"}
+    assert ("settings!A2: form_title has no ru text; 'Visit' is used there: translate it in the "
+            "YAML") in result.warnings
