@@ -251,3 +251,60 @@ def test_the_text_of_a_label_is_kept_exactly(tmp_path):
     path = simple(tmp_path, q("integer", "n", adal_weight=2.5, label=text("Wait, min?")))
     question = import_xlsform(path).definition["sections"][0]["questions"][0]
     assert (question["weight"], question["label"]["ru"]) == (2.5, "Wait, min? (ru)")
+
+
+def as_excel_writes_it(path: Path) -> Path:
+    """The workbook with its texts in a shared-strings part, prefixed tags (`x:c`) on the
+    survey sheet, as Excel and other writers store them (openpyxl writes inline strings)."""
+    strings: list[str] = []
+
+    def share(match: re.Match) -> bytes:
+        strings.append(match.group(2).decode())  # XML-escaped already
+        return b'<c r="%s" t="s"><v>%d</v></c>' % (match.group(1), len(strings) - 1)
+
+    out = path.with_name("excel.xlsx")
+    ns = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'<c r="([A-Z]+\d+)" t="inlineStr"><is><t>(.*?)</t></is></c>',
+                              share, data, flags=re.S)
+                if info.filename == SURVEY_PART:  # the same sheet with a namespace prefix
+                    data = re.sub(rb"<(/?)(?!\?)", rb"<\1x:", data).replace(
+                        b'xmlns="' + ns, b'xmlns:x="' + ns)
+            elif info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" '
+                                    b'ContentType="application/vnd.openxmlformats-officedocument.'
+                                    b'spreadsheetml.sharedStrings+xml"/></Types>')
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Type="http://schemas.'
+                                    b'openxmlformats.org/officeDocument/2006/relationships/'
+                                    b'sharedStrings" Target="sharedStrings.xml" Id="rId99"/>'
+                                    b"</Relationships>")
+            dst.writestr(info.filename, data)
+        items = "".join(f"<si><t>{text}</t></si>" for text in strings)
+        dst.writestr("xl/sharedStrings.xml",
+                     f'<sst xmlns="{ns.decode()}" count="{len(strings)}" '
+                     f'uniqueCount="{len(strings)}">{items}</sst>')
+    assert strings
+    return out
+
+
+def test_a_workbook_with_shared_strings_and_prefixed_tags_reads_the_same(tmp_path):
+    from .test_xlsform import FULL_CHOICES, FULL_SETTINGS, FULL_SURVEY, workbook
+
+    path = workbook(tmp_path / "visit_check.xlsx", FULL_SURVEY, FULL_CHOICES, FULL_SETTINGS)
+    expected = import_xlsform(path)
+    excel = as_excel_writes_it(path)
+    with zipfile.ZipFile(excel) as archive:
+        assert b"<x:c " in archive.read(SURVEY_PART)
+    assert import_xlsform(excel) == expected
+
+
+def test_a_merged_cell_on_a_prefixed_sheet_is_found(tmp_path):
+    path = simple(tmp_path, q("text", "a"), q("text", "b"))
+    book = openpyxl.load_workbook(path)
+    book["survey"].merge_cells("A3:A4")
+    book.save(path)
+    assert "survey!A3:A4" in [where for where, _ in refusals(as_excel_writes_it(path))]
