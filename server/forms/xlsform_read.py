@@ -1,7 +1,9 @@
 """Reading an XLSForm workbook in bounded time and memory (the translating is in xlsform.py).
 
 A workbook is a zip of XML parts. Before openpyxl sees it, every part's unpacked size is checked
-(a zip whose parts unpack past MAX_PART_BYTES is refused: a few hundred KB can unpack to GBs).
+(a few hundred KB can unpack to GBs): a worksheet, which is streamed, may unpack to
+MAX_SHEET_BYTES; any other part (shared strings, styles: openpyxl loads them whole) to
+MAX_PART_BYTES. A part is a worksheet when [Content_Types].xml names it one.
 Only the sheets an XLSForm has (survey, choices, settings) are read, each in two passes:
 
 1. a byte scan of the sheet's XML (regular expressions, no parsing) finds where the row holding
@@ -30,8 +32,9 @@ from ..config import LANGUAGES
 from .loader import FormInvalid, Problem
 
 SHEETS = ("survey", "choices", "settings")
-MAX_PART_BYTES = 64 * 1024 * 1024  # one unpacked part (a sheet's XML, the shared strings)
-MAX_TOTAL_BYTES = 256 * 1024 * 1024  # every part together
+MAX_SHEET_BYTES = 256 * 1024 * 1024  # a worksheet's XML, unpacked (streamed in 1 MiB chunks)
+MAX_PART_BYTES = 16 * 1024 * 1024  # any other part, unpacked (loaded whole by openpyxl)
+WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 MAX_ROWS = 10_000  # filled rows per sheet: a checklist has hundreds
 MAX_ROW_NUMBER = 100_000  # rows are read up to this one: a value further down refuses the form
 MAX_COLUMNS = 1_000  # a value past this column refuses the form (a sheet 16,384 wide is a mistake)
@@ -194,14 +197,14 @@ def read_sheets(path, problems: list[Problem], warnings: list[str]) -> dict[str,
             parts = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         raise unreadable(str(exc) or type(exc).__name__) from exc
-    big = next((p for p in parts if p.file_size > MAX_PART_BYTES), None)
-    total = sum(p.file_size for p in parts)
-    if big or total > MAX_TOTAL_BYTES:
-        what = f"its part {big.filename} unpacks to" if big else "it unpacks to"
-        size = big.file_size if big else total
-        raise FormInvalid(name, [Problem("", f"{what} {size / 2**20:,.0f} MiB; an XLSForm is "
-                                             f"at most {MAX_PART_BYTES // 2**20} MiB a part "
-                                             f"and {MAX_TOTAL_BYTES // 2**20} MiB in all")])
+    sheets = _worksheet_parts(path, parts)
+    for part in parts:
+        most = MAX_SHEET_BYTES if part.filename in sheets else MAX_PART_BYTES
+        if part.file_size > most:
+            what = "worksheet" if part.filename in sheets else "part"
+            raise FormInvalid(name, [Problem("", f"its {what} {part.filename} unpacks to "
+                                                 f"{part.file_size / 2**20:,.0f} MiB; at most "
+                                                 f"{most // 2**20} MiB")])
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a broken or foreign file
@@ -223,6 +226,18 @@ def read_sheets(path, problems: list[Problem], warnings: list[str]) -> dict[str,
     finally:
         book.close()
     return sheets
+
+
+def _worksheet_parts(path, parts: list[zipfile.ZipInfo]) -> set[str]:
+    """The parts [Content_Types].xml names worksheets (an Override each, as writers store it)."""
+    types = next((p for p in parts if p.filename == "[Content_Types].xml"), None)
+    if types is None or types.file_size > MAX_PART_BYTES:
+        return set()
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read(types).decode("utf-8", "replace")
+    return {match.group(1).lstrip("/") for match in re.finditer(
+        r'<(?:[\w.-]+:)?Override\s[^>]*?PartName="([^"]+)"[^>]*?ContentType="'
+        + re.escape(WORKSHEET_TYPE) + '"', text)}
 
 
 def _filled_rows(book, ws, problems: list[Problem]) -> list[tuple[int, list[tuple[int, Any, bool]]]]:

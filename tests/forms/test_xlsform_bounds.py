@@ -157,15 +157,28 @@ def test_a_zip_that_is_no_workbook_is_a_clean_refusal(tmp_path):
     assert where == "" and reason.startswith("not a readable .xlsx workbook")
 
 
-def test_a_part_that_unpacks_too_large_is_refused_before_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(xlsform_read, "MAX_PART_BYTES", 1024 * 1024)
+def test_a_sheet_that_unpacks_too_large_is_refused_before_reading(tmp_path, monkeypatch,
+                                                                  parsed_rows):
+    monkeypatch.setattr(xlsform_read, "MAX_SHEET_BYTES", 1024 * 1024)
     path = simple(tmp_path, q("text", "t"))
     big = rewritten(path, lambda xml: xml.replace(
         b"</sheetData>", b"<row/>" * 200_000 + b"</sheetData>"))
-    [(where, reason)] = refusals(big)
-    assert where == ""
-    assert reason.startswith(f"its part {SURVEY_PART} unpacks to 1 MiB; an XLSForm is at most "
-                             "1 MiB a part")
+    assert refusals(big) == [("", f"its worksheet {SURVEY_PART} unpacks to 1 MiB; at most 1 MiB")]
+    assert parsed_rows == []
+
+
+def test_another_part_is_held_to_a_smaller_size(tmp_path, monkeypatch):
+    """Shared strings and styles are loaded whole by openpyxl: 16 MiB at most, unpacked."""
+    path = simple(tmp_path, q("text", "t"))
+    big = path.with_name("styles.xlsx")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "xl/styles.xml":
+                data = data.replace(b"</styleSheet>", b" " * (17 * 2**20) + b"</styleSheet>")
+            dst.writestr(info.filename, data)
+    assert big.stat().st_size < 1024 * 1024
+    assert refusals(big) == [("", "its part xl/styles.xml unpacks to 17 MiB; at most 16 MiB")]
 
 
 def test_too_many_filled_rows_are_refused(tmp_path, monkeypatch):
