@@ -13,6 +13,7 @@ BENCHMARKS = (
     ("upload", ["--size-mb", "256"], ["--size-mb", "1"]),
     ("photos", [], ["--repeat", "1"]),
     ("ranking", [], ["--offices", "5", "--visits", "2", "--repeat", "1"]),
+    ("xlsform", ["--rows", "200000"], ["--rows", "2000", "--claimed-rows", "20"]),
 )
 
 
