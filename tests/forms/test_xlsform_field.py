@@ -7,7 +7,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from server.forms.loader import FormInvalid
 from server.forms.xlsform import import_xlsform
 from server.forms.xlsform_read import language_of
 
@@ -343,3 +345,37 @@ def test_a_title_in_fewer_languages_than_the_form_is_filled_with_a_note(tmp_path
     assert result.definition["title"] == {"ru": "Visit", "en": "Visit"}
     assert ("settings!A2: form_title has no ru text; 'Visit' is used there: translate it in the "
             "YAML") in result.warnings
+
+
+# --- whatever the field writes, a definition or a report -----------------------------------------
+
+_HEADERS = st.sampled_from(["type", "name", "label", "label::English", "label:russian",
+                            "label::Қазақша (kk)", "label::French (fr)", "label::", "hint",
+                            "list name", "list_name", "Caption", "relevant", "constraint",
+                            "constraint_message::Uzbek", "required", "adal_score",
+                            "adal_weight", "choice_filter", "media::image::English",
+                            "jr:count", "x::y::z", "default_language", "form_title"])
+_VALUES = st.one_of(st.none(), st.integers(-5, 5), st.floats(allow_nan=False, width=32),
+                    st.booleans(),
+                    st.sampled_from(["text", "begin group", "end group", "select_one yn",
+                                     "select one yn or_other", "integer", "percentage",
+                                     "email", "barcode", "yes", "no", "yn", "g", "${a} = ‘x’",
+                                     "English", "Oʻzbek", "fr", ". > 1", "", " "]),
+                    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=8))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_HEADERS, min_size=1, max_size=5),
+       st.lists(st.lists(_VALUES, max_size=5), max_size=5),
+       st.lists(st.lists(_VALUES, max_size=4), max_size=3))
+def test_any_workbook_imports_or_is_reported_never_crashes(tmp_path, header, rows, choice_rows):
+    path = book(tmp_path / "any.xlsx", [header, *rows],
+                choices=[["list_name", "name", "label"], *choice_rows],
+                settings=[header[:2], rows[0][:2] if rows else []])
+    try:
+        result = import_xlsform(path)
+    except FormInvalid as exc:
+        assert exc.problems and all(isinstance(p.reason, str) for p in exc.problems)
+        return
+    assert result.definition["languages"]
