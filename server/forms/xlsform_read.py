@@ -195,13 +195,13 @@ def read_sheets(path, problems: list[Problem], warnings: list[str]) -> dict[str,
     try:
         with zipfile.ZipFile(path) as archive:
             parts = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+            worksheets = _worksheet_parts(archive, parts)
+    except Exception as exc:  # not a zip, a broken one (zlib, CRC), an encrypted one, ...
         raise unreadable(str(exc) or type(exc).__name__) from exc
-    sheets = _worksheet_parts(path, parts)
     for part in parts:
-        most = MAX_SHEET_BYTES if part.filename in sheets else MAX_PART_BYTES
+        most = MAX_SHEET_BYTES if part.filename in worksheets else MAX_PART_BYTES
         if part.file_size > most:
-            what = "worksheet" if part.filename in sheets else "part"
+            what = "worksheet" if part.filename in worksheets else "part"
             raise FormInvalid(name, [Problem("", f"its {what} {part.filename} unpacks to "
                                                  f"{part.file_size / 2**20:,.0f} MiB; at most "
                                                  f"{most // 2**20} MiB")])
@@ -217,6 +217,10 @@ def read_sheets(path, problems: list[Problem], warnings: list[str]) -> dict[str,
                 warnings.append(f"sheet {ws.title!r} was not read: an XLSForm's sheets are "
                                 "survey, choices and settings")
                 continue
+            if key in sheets:
+                problems.append(Problem("", f"two sheets are named {key!r} ("
+                                            f"{sheets[key].name!r}, {ws.title!r}); keep one"))
+                continue
             filled = _filled_rows(book, ws, problems)
             sheets[key] = Sheet(ws.title, filled, problems, warnings)
     except FormInvalid:
@@ -228,13 +232,12 @@ def read_sheets(path, problems: list[Problem], warnings: list[str]) -> dict[str,
     return sheets
 
 
-def _worksheet_parts(path, parts: list[zipfile.ZipInfo]) -> set[str]:
+def _worksheet_parts(archive: zipfile.ZipFile, parts: list[zipfile.ZipInfo]) -> set[str]:
     """The parts [Content_Types].xml names worksheets (an Override each, as writers store it)."""
     types = next((p for p in parts if p.filename == "[Content_Types].xml"), None)
     if types is None or types.file_size > MAX_PART_BYTES:
         return set()
-    with zipfile.ZipFile(path) as archive:
-        text = archive.read(types).decode("utf-8", "replace")
+    text = archive.read(types).decode("utf-8", "replace")
     return {match.group(1).lstrip("/") for match in re.finditer(
         r'<(?:[\w.-]+:)?Override\s[^>]*?PartName="([^"]+)"[^>]*?ContentType="'
         + re.escape(WORKSHEET_TYPE) + '"', text)}

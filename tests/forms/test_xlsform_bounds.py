@@ -17,6 +17,7 @@ from openpyxl.worksheet._reader import WorkSheetParser
 from server.extensions import db
 from server.forms import xlsform_read
 from server.forms.models import FormVersion
+from server.forms.loader import FormInvalid
 from server.forms.xlsform import import_xlsform
 
 from .test_xlsform import q, refusals, simple, text
@@ -321,3 +322,26 @@ def test_a_merged_cell_on_a_prefixed_sheet_is_found(tmp_path):
     book["survey"].merge_cells("A3:A4")
     book.save(path)
     assert "survey!A3:A4" in [where for where, _ in refusals(as_excel_writes_it(path))]
+
+
+def test_a_workbook_damaged_anywhere_is_read_or_reported(tmp_path):
+    """A byte changed at 40 places across the file (headers, compressed data, the directory):
+    each gives a definition or FormInvalid, never another exception."""
+    raw = bytearray(simple(tmp_path, q("text", "t"), q("integer", "n")).read_bytes())
+    damaged = tmp_path / "damaged.xlsx"
+    for place in range(40):
+        copy = bytearray(raw)
+        copy[place * len(raw) // 40] ^= 0x5A
+        damaged.write_bytes(bytes(copy))
+        try:
+            import_xlsform(damaged)
+        except FormInvalid as exc:
+            assert exc.problems
+
+
+def test_two_sheets_named_survey_are_refused(tmp_path):
+    path = simple(tmp_path, q("text", "t"))
+    book = openpyxl.load_workbook(path)
+    book.create_sheet("Survey ")["A1"] = "type"
+    book.save(path)
+    assert ("", "two sheets are named 'survey' ('survey', 'Survey '); keep one") in refusals(path)
