@@ -112,10 +112,10 @@ def import_xlsform(path: str | Path) -> ImportResult:
             continue
         header = survey.header(column)
         if base in COSMETIC_COLUMNS:
-            warnings.append(f"survey!{letter}{used[0]}: column {header!r} (display only) "
-                            "was not imported")
+            warnings.append(f"{survey.name}!{letter}{used[0]}: column {header!r} (display "
+                            "only) was not imported")
         else:
-            problems.append(Problem(f"survey!{letter}{used[0]}",
+            problems.append(Problem(f"{survey.name}!{letter}{used[0]}",
                                     f"column {header!r} has no Adal equivalent"))
 
     types = {row: parse_type(values["type"]) for row, values in survey.rows if "type" in values}

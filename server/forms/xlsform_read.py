@@ -13,6 +13,11 @@ Only the sheets an XLSForm has (survey, choices, settings) are read, each in two
    Rows are never padded to the sheet's claimed dimension (`A1:XFD1048576`), and the parser's
    per-row formatting records are dropped as they come.
 
+The parser is openpyxl's own (`openpyxl.worksheet._reader.WorkSheetParser`, with the read-only
+workbook's `_archive`, `_shared_strings`, `_worksheet_path`, `_date_formats`): private names of
+the pinned openpyxl 3.1.5, exercised by every test in tests/forms/test_xlsform*.py; an upgrade
+that renames them fails those tests, never silently.
+
 Headers are put in one spelling ("canonical"): `List Name` -> `list_name`, `label:english` and
 `label::English (en)` -> `label::en`, `caption` -> `label`. Texts in a language other than kk, ru,
 en and uz are left out with a warning naming the column.
