@@ -160,7 +160,8 @@ def test_import_xlsform_writes_a_form_that_check_accepts(forms, tmp_path):
     result = forms("import-xlsform", source, "-o", output)
     assert result.exit_code == 0, result.output
     assert f"Wrote {output} (2 sections, 9 questions)" in result.stdout
-    assert "warning: survey!A2: 'start' is recorded by Adal itself; row skipped" in result.stderr
+    assert ("warning: survey!A2: type 'start' was not imported: Adal records when each visit "
+            "starts and ends") in result.stderr
     check = forms("check", output)
     assert check.exit_code == 0, check.output
     assert load_form_file(output)["key"] == "visit-check"

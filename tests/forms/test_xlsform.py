@@ -183,9 +183,12 @@ def test_expressions_are_translated(full_workbook):
 
 def test_metadata_rows_are_skipped_with_a_warning(full_workbook):
     warnings = import_xlsform(full_workbook).warnings
-    assert warnings == ["survey!A2: 'start' is recorded by Adal itself; row skipped",
-                        "survey!A3: 'end' is recorded by Adal itself; row skipped",
-                        "survey!A4: 'deviceid' is recorded by Adal itself; row skipped"]
+    own = "Adal records when each visit starts and ends"
+    assert warnings == [f"survey!A2: type 'start' was not imported: {own}",
+                        f"survey!A3: type 'end' was not imported: {own}",
+                        "survey!A4: type 'deviceid' was not imported: it would identify the "
+                        "inspector or their phone; Adal never records it (inspectors stay "
+                        "anonymous to the offices)"]
 
 
 def test_the_imported_form_passes_the_form_check(full_workbook):
@@ -242,7 +245,7 @@ def test_a_value_in_a_column_without_a_header_is_not_silently_dropped(tmp_path):
     book = openpyxl.load_workbook(path)
     book["survey"]["Z3"] = "stray"
     book.save(path)
-    assert "survey!Z3: a value in a column without a header was not imported" in \
+    assert "survey!Z3: a value in a column without a header; not imported" in \
         import_xlsform(path).warnings
 
 
@@ -449,7 +452,7 @@ def test_a_hint_on_a_group_row_is_a_warning_with_its_cell(tmp_path):
         {"type": "begin group", "name": "g", "label": text("G"), "hint": text("Look")},
         q("text", "a"), {"type": "end group"}])
     header = "hint::English (en)"
-    assert (f"survey!{column(path, 'survey', header)}2: column 'hint::english (en)' on a group "
+    assert (f"survey!{column(path, 'survey', header)}2: column 'hint::English (en)' on a group "
             "row was not imported: a section has no hint") in import_xlsform(path).warnings
 
 
@@ -470,7 +473,7 @@ def test_a_constraint_message_without_a_constraint_is_reported(tmp_path):
     letters = {lang: column(path, "survey", f"constraint_message::{name} ({lang})")
                for lang, name in LANGUAGE_NAMES.items()}
     assert sorted(import_xlsform(path).warnings) == sorted(
-        f"survey!{letters[lang]}3: column 'constraint_message::{name.lower()} ({lang})' was not "
+        f"survey!{letters[lang]}3: column 'constraint_message::{name} ({lang})' was not "
         "imported: this row has no constraint" for lang, name in LANGUAGE_NAMES.items())
 
 
@@ -563,19 +566,27 @@ def _plain_label_workbook(tmp_path, settings=None, extra=None) -> Path:
     return workbook(tmp_path / "p.xlsx", survey, settings=settings)
 
 
-def test_a_plain_label_column_without_a_default_language_is_refused_at_its_header(tmp_path):
-    path = _plain_label_workbook(tmp_path)
-    assert refusals(path) == [(f"survey!{column(path, 'survey', 'label')}1",
-                               "column 'label' has no language: name it like "
-                               "'label::English (en)', or set default_language on the "
-                               "settings sheet")]
+CLASH = ("columns 'label' and 'label::English (en)' both give the en text (a column without a "
+         "language is the default_language, else English); keep one")
 
 
-def test_a_plain_label_column_beside_language_columns_is_not_dropped(tmp_path):
+def test_a_plain_label_column_without_a_default_language_is_english(tmp_path):
+    """As pyxform: `label` is the default language; without a default_language, English."""
+    definition = import_xlsform(_plain_label_workbook(tmp_path)).definition
+    assert definition["languages"] == ["en"]
+    assert definition["sections"][0]["questions"][0]["label"] == {"en": "Question"}
+
+
+def test_a_plain_label_column_beside_an_english_column_is_not_dropped(tmp_path):
     path = _plain_label_workbook(tmp_path, extra={"label::English (en)": "Q"})
-    assert (f"survey!{column(path, 'survey', 'label')}1", "column 'label' has no language: "
-            "name it like 'label::English (en)', or set default_language on the settings "
-            "sheet") in refusals(path)
+    assert refusals(path) == [(f"survey!{column(path, 'survey', 'label')}1", CLASH)]
+
+
+def test_a_plain_label_column_beside_other_languages_is_english(tmp_path):
+    path = _plain_label_workbook(tmp_path, extra={"label::Русский (ru)": "В"})
+    definition = import_xlsform(path).definition
+    assert definition["languages"] == ["ru", "en"]
+    assert definition["sections"][0]["questions"][0]["label"] == {"ru": "В", "en": "Question"}
 
 
 def test_a_plain_label_column_is_the_default_language(tmp_path):
@@ -588,16 +599,25 @@ def test_a_plain_label_column_is_the_default_language(tmp_path):
 def test_a_plain_label_and_the_same_language_column_clash(tmp_path):
     path = _plain_label_workbook(tmp_path, settings={"default_language": "en"},
                                  extra={"label::English (en)": "Other"})
-    assert refusals(path) == [(f"survey!{column(path, 'survey', 'label')}1",
-                               "columns 'label' and 'label::english (en)' both give the en "
-                               "text; keep one")]
+    assert refusals(path) == [(f"survey!{column(path, 'survey', 'label')}1", CLASH)]
 
 
-def test_an_unknown_default_language_is_refused(tmp_path):
+def test_a_default_language_adal_has_not_leaves_its_columns_out(tmp_path):
+    path = _plain_label_workbook(tmp_path, settings={"default_language": "French (fr)"},
+                                 extra={"label::Русский (ru)": "В"})
+    result = import_xlsform(path)
+    assert result.definition["languages"] == ["ru"]
+    assert result.definition["sections"][0]["questions"][0]["label"] == {"ru": "В"}
+    assert (f"settings!{column(path, 'settings', 'default_language')}2: default_language "
+            "'French (fr)' is not one of kk, ru, en, uz: the texts of columns without a "
+            "language were left out") in result.warnings
+
+
+def test_a_form_in_no_language_adal_has_is_refused(tmp_path):
     path = _plain_label_workbook(tmp_path, settings={"default_language": "French (fr)"})
-    problems = refusals(path)
-    assert (f"settings!{column(path, 'settings', 'default_language')}2",
-            "default_language 'French (fr)': not one of kk, ru, en, uz") in problems
+    assert ("survey!1", "no label in kk, ru, en or uz: name label columns like "
+            "'label::English (en)' or 'label::Русский (ru)', or set default_language on the "
+            "settings sheet") in refusals(path)
 
 
 def test_equals_on_a_select_multiple_means_that_choice_alone(tmp_path):
