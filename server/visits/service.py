@@ -19,7 +19,7 @@ from ..assignments.models import Assignment, AssignmentStatus
 from ..audit.models import AuditEvent
 from ..audit.service import append_event
 from ..auth.models import User
-from ..auth.scope import by_office_and_inspector, scoped
+from ..auth.scope import scoped
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
@@ -32,6 +32,7 @@ from ..review.models import AnswerCorrection
 from ..scoring.rules import Answer as ScoredAnswer
 from ..scoring.rules import CompiledForm, VisitScore, score_visit
 from .checks import FlagSpec, VisitFacts, run_checks
+from .filters import select_visits
 from .models import (Answer, Flag, Visit, VisitEvidence, VisitFinding, VisitSectionScore,
                      VisitStatus, VisitSubmission)
 from .schemas import SHAPE_ERRORS
@@ -413,23 +414,17 @@ def get_visit(*, user: User, visit_uuid: uuid_module.UUID) -> Visit:
 def list_visits_query(*, user: User, office: str | None = None, inspector: str | None = None,
                       status: str | None = None, period: str | None = None,
                       flag: str | None = None) -> sa.Select:
-    """Visits the user may see, newest first, filtered."""
-    query = scoped(sa.select(Visit), user, inspector_column=Visit.inspector_id,
-                   office_column=Visit.office_id)
-    query = by_office_and_inspector(query, office_column=Visit.office_id,
-                                    inspector_column=Visit.inspector_id, office=office,
-                                    inspector=inspector)
-    if status is not None:
-        query = query.where(Visit.status == status)
+    """Visits the user may see, newest first, filtered (the shared visit filters, lenient:
+    an unknown office, inspector or flag matches nothing, as this list always did)."""
+    span = None
     if period is not None:
         try:
             span = parse_period(period, current_app.config["TIMEZONE"])
         except ValueError as exc:
             raise ValidationFailed(str(exc), errors={"query": {"period": [str(exc)]}}) from exc
-        query = query.where(Visit.started_at >= span.start, Visit.started_at < span.end)
-    if flag is not None:
-        query = query.where(Visit.id.in_(sa.select(Flag.visit_id).where(Flag.kind == flag)))
-    return query.order_by(Visit.submitted_at.desc(), Visit.id.desc())
+    return select_visits(user=user, strict=False, filters={
+        "office": office, "inspector": inspector, "status": status, "period": span,
+        "flag": flag, "sort": "submitted_at", "order": "desc"})
 
 
 def _history(events) -> list[dict]:
