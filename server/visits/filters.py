@@ -55,9 +55,9 @@ FILTER_NAMES = ("period", "region", "office", "kind", "inspector", "status", "fl
                 "score_min", "score_max", "form_key", "form_version", "has_evidence")
 
 
-class VisitFilterArgs(PageArgs):
-    """The visit filters as query arguments; every one optional. Unknown arguments are
-    refused by the API's strict parser. `page`/`per_page` only matter to pages of visits."""
+class VisitFilterArgs(ma.Schema):
+    """The visit filters and the sort as query arguments; every one optional. Unknown
+    arguments are refused by the API's strict parser (a mistyped filter must not be ignored)."""
 
     period = PeriodField(metadata={
         "description": "Visits that started in it (local time, ADAL_TIMEZONE): half-year "
@@ -118,6 +118,34 @@ class VisitFilterArgs(PageArgs):
         if first is not None:
             data["period"] = date_range(first, last, current_app.config["TIMEZONE"])
         return data
+
+
+class VisitTableArgs(VisitFilterArgs, PageArgs):
+    """The filters, the sort and `page`/`per_page` (1-200, capped by ADAL_PAGE_SIZE_MAX):
+    what a page of the visits table takes."""
+
+
+def query_args(filters: dict[str, Any]) -> dict[str, str]:
+    """Loaded filters back as query arguments (for links: the next page, the export buttons,
+    a shared URL); a date range becomes `period=2026-07-01..2026-09-15`, the default sort and
+    page arguments are left out."""
+    out: dict[str, str] = {}
+    for name in FILTER_NAMES:
+        value = filters.get(name)
+        if value is None:
+            continue
+        if name == "period":
+            value = value.label
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        out[name] = str(value)
+    if filters.get("sort", DEFAULT_SORT) != DEFAULT_SORT:
+        out["sort"] = filters["sort"]
+    if filters.get("order", DEFAULT_ORDER) != DEFAULT_ORDER:
+        out["order"] = filters["order"]
+    return out
 
 
 def _refuse(field: str, message: str) -> ValidationFailed:
@@ -255,7 +283,7 @@ def visits_page(*, user: User, filters: dict[str, Any]) -> dict:
     unfiltered = visit_conditions(user=user, filters={**filters, "status": None})
     counts = dict.fromkeys(STATUSES, 0)
     counts.update(db.session.execute(sa.select(Visit.status, sa.func.count())
-                                     .where(*unfiltered).group_by(Visit.status)).tuples().all())
+                                     .where(*unfiltered).group_by(Visit.status)).all())
     return {"items": items, "total": total, "page": page, "per_page": per_page,
             "counts": counts}
 
