@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -82,7 +83,7 @@ def test_list_shows_offices_with_names_in_the_page_language(adm, world):
     html = adm.get(OFFICES + "?lang=ru").get_data(as_text=True)
     assert 'id="offices-table"' in html and 'id="office-AST-1"' in html
     assert "(ru)" in html  # factories name offices "Office n (ru)" in Russian
-    assert "1–2 из 2 офисов" in html or "1–2" in html
+    assert "1–2 из 2 офисов" in html
 
 
 def test_search_by_code_name_in_any_language_and_region(adm, world, commit, app):
@@ -167,7 +168,7 @@ def test_clearing_both_coordinates_removes_the_position(adm, world, app):
     assert (_office(app, code)["lat"], _office(app, code)["lon"]) == (None, None)
 
 
-@pytest.mark.parametrize("field, value, lang, shown", [
+BAD_FIELDS = [
     ("lat", "91", "en", "Must be from -90 to 90."),
     ("lon", "-180.5", "ru", "Должно быть от -180 до 180."),
     ("lat", "north", "en", "Not a number: 'north'."),
@@ -176,21 +177,23 @@ def test_clearing_both_coordinates_removes_the_position(adm, world, app):
     ("name_kk", "", "kk", "Бос болмауы керек."),
     ("region", "NOWHERE", "en", "Unknown region 'NOWHERE'."),
     ("kind", "palace", "en", "Not one of the office kinds."),
-])
-def test_a_bad_field_is_shown_next_to_it_and_nothing_is_stored(adm, world, app, field, value,
-                                                                 lang, shown):
+]
+
+
+def test_a_bad_field_is_shown_next_to_it_and_nothing_is_stored(adm, world, app):
     code = world["office"]
     before, events = _office(app, code), _events(app, "office_updated")
-    resp = adm.post(f"{OFFICES}/{code}?lang={lang}", data={
-        "csrf_token": page_token(adm, f"{OFFICES}/{code}"),
-        **_form(app, code, name_en="Changed too", **{field: value})})
-    assert resp.status_code == 422
-    html = resp.get_data(as_text=True)
-    assert f'id="err-{field}"' in html and shown.replace("'", "&#39;") in html
-    assert 'aria-invalid="true"' in html
-    assert "Changed too" in html  # what was typed stays in the form
-    assert _office(app, code) == before
-    assert _events(app, "office_updated") == events
+    token = page_token(adm, f"{OFFICES}/{code}")
+    for field, value, lang, shown in BAD_FIELDS:
+        resp = adm.post(f"{OFFICES}/{code}?lang={lang}", data={
+            "csrf_token": token, **_form(app, code, name_en="Changed too", **{field: value})})
+        assert resp.status_code == 422, field
+        html = resp.get_data(as_text=True)
+        assert f'id="err-{field}"' in html and shown.replace("'", "&#39;") in html, field
+        assert re.search(rf'aria-invalid="true" aria-describedby="[^"]*err-{field}"', html)
+        assert "Changed too" in html  # what was typed stays in the form
+        assert _office(app, code) == before
+        assert _events(app, "office_updated") == events
 
 
 def test_latitude_without_longitude_is_refused(adm, world, app):
@@ -266,13 +269,12 @@ def test_import_with_bad_rows_lists_row_column_and_message_and_imports_nothing(a
 
 
 def _rows(html: str) -> list[tuple[str, str, str]]:
-    import re
     table = html.split('id="import-rows"', 1)[1].split("</table>", 1)[0]
     return [tuple(cell.strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row))
             for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S) if "<td" in row]
 
 
-@pytest.mark.parametrize("content, code, shown", [
+BROKEN_CSV = [
     (b"", "validation_failed", "Choose a CSV file."),
     (b"code;name\nX;Y\n", "csv_bad_header", "Missing columns"),
     (HEADER.encode(), "csv_empty", "The file has no offices."),
@@ -280,15 +282,18 @@ def _rows(html: str) -> list[tuple[str, str, str]]:
     (b"PK\x03\x04\x00\x00garbage-not-a-csv\xff\xfe", "csv_not_utf8", "The file is not UTF-8"),
     ((HEADER + 'X-1,"a,b,c,d,R,registry,,,,\n').encode(), "csv_malformed",
      "The file cannot be read as CSV"),
-])
-def test_a_broken_csv_is_explained_and_nothing_is_imported(adm, world, app, content, code,
-                                                           shown):
+]
+
+
+def test_a_broken_csv_is_explained_and_nothing_is_imported(adm, world, app):
     before = _count(app)
-    resp = _upload(adm, content)
-    assert resp.status_code == 422
-    html = resp.get_data(as_text=True)
-    assert 'id="import-errors"' in html and shown in html and code in html
-    assert _count(app) == before
+    for content, code, shown in BROKEN_CSV:
+        resp = _upload(adm, content)
+        assert resp.status_code == 422, code
+        html = resp.get_data(as_text=True)
+        assert 'id="import-errors"' in html and shown in html and code in html, code
+        assert _count(app) == before
+    assert _events(app, "offices_imported") == 0
 
 
 def test_an_import_without_csrf_is_refused(adm, world, app):
