@@ -89,6 +89,7 @@ def test_list_shows_offices_with_names_in_the_page_language(adm, world):
 def test_search_by_code_name_in_any_language_and_region(adm, world, commit, app):
     def build():
         region = factories.region(code="TSH")
+        factories.office(code="TSH-0", region=region, active=False)
         factories.office(code="TSH-9", region=region,
                          name={"kk": "Ташкент орталығы", "ru": "Ташкентский центр",
                                "en": "Tashkent centre", "uz": "Toshkent markazi"})
@@ -103,6 +104,9 @@ def test_search_by_code_name_in_any_language_and_region(adm, world, commit, app)
     assert 'id="office-TSH-9"' in by_region and 'id="office-AST-2"' not in by_region
     assert 'id="offices-table"' not in adm.get(OFFICES + "?q=nothing-like-it").get_data(
         as_text=True)
+    inactive = adm.get(OFFICES + "?active=false").get_data(as_text=True)
+    assert 'id="office-TSH-0"' in inactive and 'id="office-TSH-9"' not in inactive
+    assert 'id="office-TSH-0"' not in adm.get(OFFICES + "?active=true").get_data(as_text=True)
 
 
 def test_paging_50_a_page_with_counts(adm, world, commit):
