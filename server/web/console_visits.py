@@ -157,6 +157,10 @@ def visits():
         status = exc.status
         errors = ({_scope_field(exc): [message(exc.detail)]} if exc.status == 403
                   else _field_errors(exc.errors))
+    if listing and not listing["items"] and listing["total"] and listing["page"] > 1:
+        # past the last page (a shared link after visits went away): the last page instead
+        last = (listing["total"] - 1) // listing["per_page"] + 1
+        return redirect(_table_url(page=str(last)))
     choices = visit_filters.filter_choices(user=user, lang=page_language())
     sort = given.get("sort", visit_filters.DEFAULT_SORT)
     order = given.get("order", visit_filters.DEFAULT_ORDER)

@@ -269,6 +269,10 @@ def test_paging_50_a_page_with_the_counts_and_links(client, world, commit):
     link = re.search(r'href="([^"]+)" rel="prev"', last).group(1).replace("&amp;", "&")
     assert parse_qs(urlsplit(link).query)["page"] == ["24"]
     assert len(set(uuids(first)) | set(uuids(page(client, "page=2&lang=en")))) == 100
+    past = client.get(f"{VISITS}?page=99&status=submitted&lang=en")
+    assert past.status_code == 302
+    assert parse_qs(urlsplit(past.headers["Location"]).query) == {
+        "page": ["25"], "status": ["submitted"], "lang": ["en"]}
 
 
 # --- bad filters ---------------------------------------------------------------------------
