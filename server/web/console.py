@@ -27,7 +27,7 @@ from ..review import service as review_service
 from ..review.schemas import DECISIONS
 from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
-from . import console_admin, console_map, console_planning
+from . import console_admin, console_map, console_offices, console_planning, console_visits
 from .console_access import SignIn, field_messages, problem_detail, staff, t
 from ..i18n import MESSAGES, page_language
 
@@ -645,3 +645,5 @@ bp.add_url_rule("/admin/forms", view_func=console_admin.publish_form_file, metho
 bp.add_url_rule("/admin/forms/publish", view_func=console_admin.publish_converted_form,
                 methods=["POST"])
 bp.add_url_rule("/map", view_func=console_map.office_map)
+console_offices.register(bp)
+console_visits.register(bp)
