@@ -11,13 +11,16 @@ import uuid as uuid_module
 from datetime import datetime, timezone
 
 import marshmallow as ma
+import sqlalchemy as sa
 from flask import (Blueprint, current_app, redirect, render_template, request, url_for)
 
 from ..db import paginate, unit_of_work, utcnow
 from ..errors import AppError, NotFound, ValidationFailed
 from ..extensions import db
 from ..forms.service import localize
-from ..offices.models import OFFICE_KINDS
+from ..auth.models import User
+from ..auth.scope import region_ids, scoped
+from ..offices.models import OFFICE_KINDS, Office, Region
 from ..periods import half_year_of, parse_period
 from ..recommendations import service as rec_service
 from ..recommendations.models import RecommendationStatus
@@ -28,7 +31,10 @@ from ..review.schemas import DECISIONS
 from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
 from . import console_admin, console_planning
+from ..auth.access import current_user
 from .console_access import SignIn, field_messages, problem_detail, staff, t
+from .console_format import (DECISION_STATUS, flag_details, flag_groups, fmt_answer, fmt_value, history_details,
+                             label, positions, question_name, queue_flags, widget, widget_value)
 from ..i18n import MESSAGES, page_language
 
 # Its own static route: console.js lives here; /console/static/adal.css is the same file as
@@ -61,17 +67,6 @@ FIELD_LABELS = {
     "verifying_visit": "c_verifying_visit", "yaml": "c_pv_yaml",
     "sha256": "c_pv_sha256",
 }
-# Flag detail keys whose values are metres or minutes.
-METRES = ("distance_m", "accuracy_m", "threshold_m")
-MINUTES = ("minutes", "minimum")
-
-
-def label(prefix: str, code) -> str:
-    """The page-language name of a stored code (a role, a status, an action), else the code."""
-    key = f"{prefix}{getattr(code, 'value', code)}"
-    return t(key) if key in MESSAGES else str(getattr(code, "value", code))
-
-
 def field_label(field: str) -> str:
     key = FIELD_LABELS.get(field)
     return t(key) if key in MESSAGES else field
@@ -80,132 +75,48 @@ def field_label(field: str) -> str:
 @bp.context_processor
 def _helpers() -> dict:
     lang = page_language()
-    return {"flag_kinds": FLAG_KINDS, "fmt_value": _fmt_value, "fmt_answer": fmt_answer,
+    return {"flag_kinds": FLAG_KINDS, "fmt_value": fmt_value, "fmt_answer": fmt_answer,
             "flag_details": flag_details, "history_details": history_details,
+            "flag_groups": flag_groups, "positions": positions, "widget": widget,
+            "widget_value": widget_value, "decided_visit": decided_visit,
+            "correct_url": _correct_url,
             "label": label, "field_label": field_label, "known_keys": MESSAGES,
             "local": lambda text, fallback="": report_service.localise(text, lang, fallback),
             "queue_page": _queue_page, "problem_detail": problem_detail,
             "field_messages": field_messages}
 
 
+def decided_visit() -> dict | None:
+    """The visit a decision was just taken on (`?decided=<uuid>` after a decision), for the
+    notice that names it: office, time, short id and its address; None if there is none or the
+    user may not see it."""
+    raw = (request.args.get("decided") or "")[:40]
+    if not raw or request.args.get("done") not in DECISIONS:
+        return None
+    try:
+        visit = get_visit(user=current_user(), visit_uuid=uuid_module.UUID(raw))
+    except (ValueError, AppError):
+        return None
+    return {"uuid": str(visit.uuid), "short": str(visit.uuid)[:8], "office": visit.office,
+            "started_at": visit.started_at, "decision": request.args.get("done"),
+            "label": label("vstatus_", DECISION_STATUS[request.args["done"]]),
+            "url": url_for("console.visit_page", visit_uuid=visit.uuid,
+                           lang=request.args.get("lang"))}
+
+
+NOTICE_ARGS = ("correct", "done", "decided", "empty")
+
+
+def _correct_url(visit_uuid, qid: str) -> str:
+    """This visit page with `qid` chosen in the correction form (the page's other arguments
+    kept, the last decision's notice not)."""
+    args = {k: v for k, v in request.args.items() if k not in NOTICE_ARGS}
+    return url_for("console.visit_page", visit_uuid=visit_uuid, correct=qid,
+                   **args) + "#correct-heading"
+
+
 def _queue_page(number: int) -> str:
     return url_for("console.queue", **{**request.args.to_dict(), "page": number})
-
-
-def _fmt_value(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return t("c_yes") if value else t("c_no")
-    if isinstance(value, list):
-        return ", ".join(_fmt_value(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_fmt_value(v)}" for k, v in value.items())
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _choice_label(question: dict | None, value) -> str:
-    """A choice id as its label in the page's (localized) form; yes/no in the page language."""
-    if question and question.get("type") == "yes_no" and value in ("yes", "no"):
-        return t("c_yes") if value == "yes" else t("c_no")
-    for choice in (question or {}).get("choices") or []:
-        if choice.get("id") == value:
-            return choice.get("label") or str(value)
-    return _fmt_value(value)
-
-
-def fmt_answer(value, question: dict | None = None) -> str:
-    """An answer as the supervisor reads it: the choices' labels, not their ids."""
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(_choice_label(question, v) for v in value)
-    if question and question.get("type") in ("yes_no", "single_choice"):
-        return _choice_label(question, value)
-    return _fmt_value(value)
-
-
-def _question_name(qid, questions: dict) -> str:
-    q = questions.get(qid)
-    return f"{qid} · {q['label']}" if q and q.get("label") else str(qid)
-
-
-def flag_details(flag: dict, questions: dict) -> list[tuple[str, str]]:
-    """A flag's detail as (label, value) pairs in the page language, units and names included."""
-    out = []
-    detail = (flag.get("detail") if isinstance(flag, dict) else flag.detail) or {}
-    for key, value in detail.items():
-        name = t(f"fd_{key}") if f"fd_{key}" in MESSAGES else key
-        if value is None:
-            text = "—"
-        elif key in METRES:
-            text = f"{_fmt_value(value)} {t('c_metres')}"
-        elif key in MINUTES:
-            text = f"{_fmt_value(value)} {t('c_minutes')}"
-        elif key == "position":
-            text = label("c_", value)
-        elif key == "kind":
-            text = label("app_kind_", value)
-        elif key == "question":
-            text = _question_name(value, questions)
-        elif key == "questions":
-            text = ", ".join(_question_name(q, questions) for q in value)
-        elif key == "rule":
-            text = _rule(str(value), questions.get(detail.get("question")))
-        elif key in ("started_at", "window_start", "window_end", "captured_at"):
-            text = _when(value)
-        else:
-            text = _fmt_value(value)
-        out.append((name, text))
-    return out
-
-
-def _rule(rule: str, question: dict | None) -> str:
-    if rule == "required":
-        return t("c_rule_required")
-    if rule.startswith("required_when:"):
-        return t("c_rule_when", value=fmt_answer(rule.split(":", 1)[1], question))
-    return rule
-
-
-def _when(value) -> str:
-    """An ISO time as 'YYYY-MM-DD HH:MM' in UTC, as the rest of the page shows times."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M") + (" UTC" if moment.tzinfo else "")
-
-
-HISTORY_KEYS = {"decision": "c_decision", "comment": "c_comment", "reason": "c_reason",
-                "question": "c_question", "score": "c_score", "score_before": "c_score_before",
-                "score_after": "c_score_after", "status": "col_status"}
-DECISION_STATUS = {"approve": "approved", "reject": "rejected", "return": "returned"}
-
-
-def history_details(detail: dict, questions: dict) -> list[tuple[str, str]]:
-    """An audit event's payload as (label, value) pairs for the visit's history."""
-    out = []
-    for key, name in HISTORY_KEYS.items():
-        value = detail.get(key)
-        if value is None or value == "":
-            continue
-        if key == "decision":
-            text = label("vstatus_", DECISION_STATUS.get(value, value))
-        elif key == "status":
-            text = label("vstatus_", value)
-        elif key == "question":
-            text = _question_name(value, questions)
-        elif key.startswith("score") and isinstance(value, (int, float)):
-            text = f"{value:.1f}"
-        else:
-            text = _fmt_value(value)
-        out.append((t(name), text))
-    return out
 
 
 @bp.get("/")
@@ -254,7 +165,42 @@ def queue():
         flag_counts[kind] = counted["total"]
     return render_template("console/queue.html", listing=listing, filters=filters,
                            total_waiting=everything["total"], flag_counts=flag_counts,
-                           now=utcnow(), carry=_carry(filters))
+                           now=utcnow(), carry=_carry(filters), choices=_filter_choices(user),
+                           row_flags=_row_flags(listing["items"]))
+
+
+def _filter_choices(user) -> dict:
+    """What the queue's region, office and inspector filters offer: only values in the user's
+    scope (their regions' offices; inspectors with visits there), names in the page language."""
+    lang = page_language()
+    allowed = region_ids(user)
+    regions = sa.select(Region).order_by(Region.code)
+    offices = sa.select(Office).order_by(Office.code)
+    if allowed is not None:
+        regions = regions.where(Region.id.in_(allowed))
+        offices = offices.where(Office.region_id.in_(allowed))
+    inspectors = sa.select(User.login, User.display_name).where(User.id.in_(
+        scoped(sa.select(Visit.inspector_id), user, inspector_column=Visit.inspector_id,
+               office_column=Visit.office_id))).order_by(User.login)
+    return {
+        "region": [(r.code, report_service.localise(r.name, lang, r.code))
+                   for r in db.session.scalars(regions)],
+        "office": [(o.code, report_service.localise(o.name, lang, o.code))
+                   for o in db.session.scalars(offices)],
+        "inspector": [(login, name or login) for login, name in db.session.execute(inspectors)]}
+
+
+def _row_flags(visits) -> dict:
+    """Each queue row's flags, each kind once with the questions it is about (labels in the
+    page language, from the visit's form version)."""
+    lang, forms, out = page_language(), {}, {}
+    for visit in visits:
+        version = visit.form_version
+        if version.id not in forms:
+            form = localize(version.definition, lang)
+            forms[version.id] = {q["id"]: q for s in form["sections"] for q in s["questions"]}
+        out[visit.id] = queue_flags(visit.flags, forms[version.id])
+    return out
 
 
 def _carry(filters: dict) -> dict:
@@ -296,16 +242,41 @@ def _render_visit(user, visit_uuid, *, error: AppError | None = None, status: in
     for answer in view["answers"]:
         answers_by_section.setdefault(section_of.get(answer["question_id"], ""), []).append(answer)
     reviewable = visit.status in review_service.REVIEWABLE
+    correction = _correction(sections, view, entered or {}, error is not None)
     return render_template(
         "console/visit.html", visit=view, sections=sections, questions=questions,
         answers_by_section=answers_by_section, kinds=kinds,
         submissions=_revisions(visit, view, questions),
         reviewable=reviewable, own=visit.inspector_id == user.id, decisions=DECISIONS,
-        office=visit.office, error=error, entered=entered or {},
+        office=visit.office, error=error, entered=entered or {}, correction=correction,
         from_queue=bool(request.values.get("next_queue") or request.values.get("from_queue") or
                         request.args.get("from") == "queue"),
         carry=_carried(),
         back={k[len(CARRY):]: v for k, v in _carried().items()}), status
+
+
+def _correction(sections: list, view: dict, entered: dict, failed: bool) -> dict:
+    """The correction form: the questions that may be corrected, the one chosen (`?correct=`,
+    else the one just refused, else the first) with its widget and the values to show chosen."""
+    options = [(qid, q) for s in sections for qid, q in s["questions"].items()
+               if widget(q) is not None]
+    ids = {qid for qid, _q in options}
+    chosen = next((c for c in ((entered.get("question") if failed else None),
+                               (request.args.get("correct") or "")[:64]) if c in ids),
+                  options[0][0] if options else None)
+    question = dict(options).get(chosen)
+    current: list[str] = []
+    if failed and entered.get("question") == chosen:
+        current = [v for v in entered.get("values", []) if v]
+    elif chosen is not None:
+        for answer in view["answers"]:
+            if answer["question_id"] == chosen:
+                fixed = answer.get("corrected")
+                value = fixed["value"] if fixed else answer["value"]
+                values = value if isinstance(value, list) else [value]
+                current = [widget_value(v) for v in values if v is not None]
+    return {"options": options, "chosen": chosen, "question": question,
+            "widget": widget(question) if question else None, "current": current}
 
 
 def _revisions(visit, view: dict, questions: dict) -> list[dict]:
@@ -331,7 +302,7 @@ def _revisions(visit, view: dict, questions: dict) -> list[dict]:
             qid = str(item.get("question") or item.get("question_id") or "")
             na = bool(item.get("not_applicable"))
             value = item.get("value")
-            answers.append({"question": qid, "label": _question_name(qid, questions),
+            answers.append({"question": qid, "label": question_name(qid, questions),
                             "text": t("c_na") if na else fmt_answer(value, questions.get(qid)),
                             "changed": current.get(qid) != (na, value)})
         received = row.get("received_at")
@@ -397,7 +368,7 @@ def decide(visit_uuid):
                              entered={"comment": comment})
     if request.form.get("next_queue"):
         return _next_in_queue(user, vid, decision, filters)
-    return redirect(url_for("console.visit_page", visit_uuid=vid, done=decision,
+    return redirect(url_for("console.visit_page", visit_uuid=vid, done=decision, decided=vid,
                             lang=request.args.get("lang")))
 
 
@@ -411,10 +382,11 @@ def _next_in_queue(user, decided: uuid_module.UUID, decision: str, filters: dict
     following = db.session.scalars(query).first()
     if following is None:
         return redirect(url_for("console.queue", done=decision, lang=lang, empty=1,
+                                decided=decided,
                                 **{k: v for k, v in filters.items() if v is not None}))
     focus = request.form.get("focus")
     return redirect(url_for("console.visit_page", visit_uuid=following.uuid, done=decision,
-                            lang=lang, **{"from": "queue"}, **_carry(filters),
+                            decided=decided, lang=lang, **{"from": "queue"}, **_carry(filters),
                             focus=focus if focus in ("approve", "return") else None))
 
 
@@ -454,10 +426,11 @@ def correct(visit_uuid):
     user = staff()
     vid = _visit_uuid(visit_uuid)
     qid = (request.form.get("question") or "")[:64]
-    raw = (request.form.get("value") or "")[:2000]
+    values = [v[:2000] for v in request.form.getlist("value")[:200]]
+    raw = values[0] if len(values) == 1 else ",".join(values)
     reason = (request.form.get("reason") or "")[:2000]
     not_applicable = request.form.get("not_applicable") == "1"
-    entered = {"question": qid, "value": raw, "reason": reason}
+    entered = {"question": qid, "value": raw, "values": values, "reason": reason}
     question = None
     try:
         if not reason.strip():
