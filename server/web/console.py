@@ -30,7 +30,7 @@ from ..review import service as review_service
 from ..review.schemas import DECISIONS
 from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
-from . import console_admin, console_planning
+from . import console_admin, console_audit, console_planning
 from ..auth.access import current_user
 from .console_access import SignIn, field_messages, problem_detail, staff, t
 from .console_format import (DECISION_STATUS, flag_details, flag_groups, fmt_answer, fmt_value, history_details,
@@ -65,7 +65,7 @@ FIELD_LABELS = {
     "display_name": "c_name", "conflict_offices": "c_conflicts", "text": "c_text",
     "due_date": "c_due", "visit": "c_visit", "status": "col_status",
     "verifying_visit": "c_verifying_visit", "yaml": "c_pv_yaml",
-    "sha256": "c_pv_sha256",
+    "sha256": "c_pv_sha256", "from": "cf_audit_from", "to": "cf_audit_to", "page": "cf_page",
 }
 def field_label(field: str) -> str:
     key = FIELD_LABELS.get(field)
@@ -615,5 +615,7 @@ bp.add_url_rule("/admin/users/<login>/deactivate", view_func=console_admin.deact
 bp.add_url_rule("/admin/users/<login>/token", view_func=console_admin.new_token,
                 methods=["POST"])
 bp.add_url_rule("/admin/forms", view_func=console_admin.publish_form_file, methods=["POST"])
+bp.add_url_rule("/admin/forms", view_func=console_admin.forms_page, methods=["GET"])
+bp.add_url_rule("/admin/audit", view_func=console_audit.audit_page)
 bp.add_url_rule("/admin/forms/publish", view_func=console_admin.publish_converted_form,
                 methods=["POST"])
