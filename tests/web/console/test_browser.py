@@ -171,8 +171,10 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
     # Correct an answer and see the score change.
     page.goto(f"/console/visits/{visits['to_correct']['uuid']}?lang=en")
     before = page.locator("#visit-score").inner_text()
-    page.select_option("#question", "A01")
-    page.fill("#value", "no")
+    page.click("#q-A01 a.correct-link")
+    page.wait_for_url(re.compile(r".*correct=A01.*"))
+    assert "A01" in page.locator("#correcting").inner_text()
+    page.check("#correct-form input[name=value][value=no]")
     page.fill("#reason", "The photo shows steps and no ramp.")
     page.click("#correct-form button[type=submit]")
     page.wait_for_url(re.compile(r".*done=correct.*"))
@@ -242,12 +244,15 @@ def test_planning_and_admin_pages(desk, browser, live, world, shot):
 
     context = browser.new_context(viewport=DESK, base_url=live, locale="en-GB")
     admin = context.new_page()
-    admin.goto("/login?next=/console/admin%3Flang%3Den")
+    admin.goto("/login?next=/console/admin/audit%3Flang%3Den")
     admin.fill("input[name=login]", "adm")
     admin.fill("input[name=password]", factories.PASSWORD)
     admin.click("button[type=submit]")
-    admin.wait_for_url(re.compile(r".*/console/admin.*"))
+    admin.wait_for_url(re.compile(r".*/console/admin/audit.*"))
     assert "intact" in admin.locator("#chain-status").inner_text()
+    shot(admin, "admin-audit")
+    admin.click("#admin-users")
+    admin.wait_for_selector("#users-table")
     shot(admin, "admin")
     context.close()
 
@@ -266,11 +271,11 @@ def test_xlsform_upload_is_previewed_then_published_in_the_browser(browser, live
     context = browser.new_context(viewport=DESK, base_url=live, locale="en-GB")
     context.set_default_timeout(TIMEOUT_MS)
     admin = context.new_page()
-    admin.goto("/login?next=/console/admin%3Flang%3Den")
+    admin.goto("/login?next=/console/admin/forms%3Flang%3Den")
     admin.fill("input[name=login]", "adm")
     admin.fill("input[name=password]", factories.PASSWORD)
     admin.click("button[type=submit]")
-    admin.wait_for_url(re.compile(r".*/console/admin.*"))
+    admin.wait_for_url(re.compile(r".*/console/admin/forms.*"))
     admin.set_input_files("#form-upload input[name=file]", str(path))
     admin.click("#form-upload button[type=submit]")
     admin.wait_for_selector("#form-preview")
@@ -543,8 +548,12 @@ def test_report_pages_and_admin_screenshots(desk, browser, live, app, world, def
     shot(page, "report-ranking", full_page=True)
     context, admin, errors = _signed_in(browser, live, DESK, login="adm")
     try:
-        admin.goto("/console/admin?lang=en")
-        shot(admin, "admin-full", full_page=True)
+        for path, name in (("/console/admin?lang=en", "admin-full"),
+                           ("/console/admin/forms?lang=en", "admin-forms"),
+                           ("/console/admin/audit?lang=en", "admin-audit-full")):
+            admin.goto(path)
+            shot(admin, name, full_page=True)
+        assert admin.evaluate("document.documentElement.scrollHeight") < 4000
     finally:
         context.close()
     assert not errors

@@ -60,7 +60,8 @@ def test_the_next_visit_is_the_oldest_of_the_same_filtered_queue(sup, world, app
     location = resp.headers["Location"]
     assert urlsplit(location).path == _path(third["uuid"])
     assert _args(location) == {"done": "approve", "lang": "en", "from": "queue",
-                               "q_office": office, "focus": "approve"}
+                               "q_office": office, "focus": "approve",
+                               "decided": first["uuid"]}
     html = sup.get(location).get_data(as_text=True)
     assert 'id="next-queue" checked' in html
     assert f'<input type="hidden" name="q_office" value="{office}">' in html

@@ -128,7 +128,7 @@ def test_visit_page_shows_answers_flags_score_and_history(sup, world, default_fo
     html = resp.get_data(as_text=True)
     assert 'id="flags"' in html and "Far from the office" in html
     # The flag's numbers with their names and units, not raw keys.
-    assert re.search(r'<span class="kv">Distance: \d+ m</span>', html)
+    assert re.search(r'<span class="kv">Distance: 10\.\d km</span>', html)
     assert "Allowed up to: " in html and "distance_m" not in html
     assert f'id="visit-score">{visit["score"]:.1f}' in html
     assert 'id="history"' in html and "visit submitted" in html
@@ -153,8 +153,9 @@ def test_visit_page_shows_labels_not_codes_in_each_language(sup, world, default_
         assert choice in a06 and ">working<" not in a06 and "\nworking\n" not in a06, lang
         assert re.search(rf"<td>{yes}\s*</td>", a01), (lang, a01)
         assert f'<span class="kv">{distance}: ' in html, lang
-        # The correction field suggests the codes with their labels.
-        assert f'<option value="working" label="A06: {choice}">' in html, lang
+        # The correction offers the question's choices by their labels.
+        widget = sup.get(f"{path}?lang={lang}&correct=A06").get_data(as_text=True)
+        assert f'<input type="radio" name="value" value="working" checked> {choice}' in widget
         assert submitted in html, lang
     assert f'name="revision" value="{visit["revision"]}"' in html
     assert 'name="csrf_token"' in html
