@@ -8,9 +8,7 @@ the supervisor looked at, so a stale page gets a clear 409 and changes nothing.
 from __future__ import annotations
 
 import uuid as uuid_module
-from datetime import datetime, timezone
 
-import marshmallow as ma
 import sqlalchemy as sa
 from flask import (Blueprint, current_app, redirect, render_template, request, url_for)
 
@@ -22,19 +20,16 @@ from ..auth.models import User
 from ..auth.scope import region_ids, scoped
 from ..offices.models import OFFICE_KINDS, Office, Region
 from ..periods import half_year_of, parse_period
-from ..recommendations import service as rec_service
-from ..recommendations.models import RecommendationStatus
-from ..recommendations.schemas import RecommendationIn, StatusIn
 from ..reports import service as report_service
 from ..review import service as review_service
 from ..review.schemas import DECISIONS
 from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
-from . import console_admin, console_audit, console_planning
+from . import console_admin, console_audit, console_planning, console_recommendations
 from ..auth.access import current_user
 from .console_access import SignIn, field_messages, problem_detail, staff, t
 from .console_format import (DECISION_STATUS, flag_details, flag_groups, fmt_answer, fmt_value, history_details,
-                             label, positions, question_name, queue_flags, widget, widget_value)
+                             label, positions, queue_flags, revisions, widget, widget_value)
 from ..i18n import MESSAGES, page_language
 
 # Its own static route: console.js lives here; /console/static/adal.css is the same file as
@@ -246,7 +241,7 @@ def _render_visit(user, visit_uuid, *, error: AppError | None = None, status: in
     return render_template(
         "console/visit.html", visit=view, sections=sections, questions=questions,
         answers_by_section=answers_by_section, kinds=kinds,
-        submissions=_revisions(visit, view, questions),
+        submissions=revisions(visit, view, questions),
         reviewable=reviewable, own=visit.inspector_id == user.id, decisions=DECISIONS,
         office=visit.office, error=error, entered=entered or {}, correction=correction,
         from_queue=bool(request.values.get("next_queue") or request.values.get("from_queue") or
@@ -277,44 +272,6 @@ def _correction(sections: list, view: dict, entered: dict, failed: bool) -> dict
                 current = [widget_value(v) for v in values if v is not None]
     return {"options": options, "chosen": chosen, "question": question,
             "widget": widget(question) if question else None, "current": current}
-
-
-def _revisions(visit, view: dict, questions: dict) -> list[dict]:
-    """Each revision the inspector sent with its answers as they were, the current one last.
-
-    Uses the visit response's `revisions` when the visits service provides them; otherwise the
-    stored bodies (visit_submissions). Answers that differ from the current ones are marked."""
-    current = {a["question_id"]: (a["not_applicable"], a["value"]) for a in view["answers"]}
-    rows = view.get("revisions")
-    if rows is None:
-        rows = [{"revision": s.revision, "received_at": s.received_at, "score": s.score,
-                 "answers": (s.body or {}).get("answers") or []} for s in visit.submissions]
-    out = []
-    for row in sorted(rows, key=lambda r: r["revision"]):
-        answers = []
-        given = row.get("answers") or []
-        if isinstance(given, dict):  # {question id: answer} is read the same way
-            given = [{"question": k, **(v if isinstance(v, dict) else {"value": v})}
-                     for k, v in given.items()]
-        for item in given:
-            if not isinstance(item, dict):
-                continue
-            qid = str(item.get("question") or item.get("question_id") or "")
-            na = bool(item.get("not_applicable"))
-            value = item.get("value")
-            answers.append({"question": qid, "label": question_name(qid, questions),
-                            "text": t("c_na") if na else fmt_answer(value, questions.get(qid)),
-                            "changed": current.get(qid) != (na, value)})
-        received = row.get("received_at")
-        if isinstance(received, str):
-            try:
-                received = datetime.fromisoformat(received)
-            except ValueError:
-                received = None
-        out.append({"revision": row["revision"], "received_at": received,
-                    "score": row.get("score"), "answers": answers,
-                    "current": row["revision"] == visit.revision})
-    return out
 
 
 @bp.get("/visits/<visit_uuid>")
@@ -511,96 +468,12 @@ def publish():
                             lang=request.args.get("lang")))
 
 
-def _render_recommendations(user, code: str, *, error: AppError | None = None,
-                            status: int = 200, entered: dict | None = None):
-    office = rec_service.office_for_viewer(user=user, code=code[:32])
-    everything = request.values.get("all") == "1"
-    query = (rec_service.list_query(user=user, office=office.code) if everything
-             else rec_service.office_query(office=office))
-    rows = db.session.scalars(query).all()
-    allowed = {r.id: rec_service.allowed_next(r) for r in rows}
-    return render_template("console/recommendations.html", office=office,
-                           recs=rec_service.views(rows), allowed=allowed, everything=everything,
-                           statuses=[s.value for s in RecommendationStatus], error=error,
-                           entered=entered or {},
-                           period=half_year_of(utcnow(), current_app.config["TIMEZONE"])), status
-
-
-@bp.get("/offices/<code>/recommendations")
-def office_recommendations(code):
-    """One office's recommendations with their status, due date and follow-up; forms to write
-    one by hand and to move each along its statuses."""
-    return _render_recommendations(staff(), code)
-
-
-def _loaded(schema, raw: dict) -> dict:
-    try:
-        return schema.load(raw)
-    except ma.ValidationError as exc:
-        raise ValidationFailed(t("c_err_rec"), errors=exc.messages) from exc
-
-
-@bp.post("/offices/<code>/recommendations")
-def create_recommendation(code):
-    """A recommendation to the office, by hand or from a visit's finding (visit, question)."""
-    user = staff()
-    form = request.form
-    entered = {k: (form.get(k) or "").strip()[:4000] for k in
-               ("text", "due_date", "visit", "question", "back")}
-    raw = {"office": code[:32], "text": entered["text"],
-           "due_date": entered["due_date"] or None, "visit": entered["visit"] or None,
-           "question": entered["question"] or None}
-    from_visit = entered["back"] == "visit" and entered["visit"]
-    try:
-        data = _loaded(RecommendationIn(), raw)
-        with unit_of_work():
-            rec = rec_service.create_recommendation(actor=user, **data)
-            rec_id = rec.id
-    except AppError as exc:
-        if exc.status == 404:
-            raise
-        if from_visit:
-            try:
-                vid = uuid_module.UUID(entered["visit"])
-            except ValueError:
-                vid = None
-            if vid is not None:
-                return _render_visit(user, vid, error=exc, status=exc.status,
-                                     entered={f"rec_{k}": v for k, v in entered.items()})
-        return _render_recommendations(user, code, error=exc, status=exc.status,
-                                       entered=entered)
-    return redirect(url_for("console.office_recommendations", code=code[:32], made=rec_id,
-                            lang=request.args.get("lang")) + f"#rec-{rec_id}", code=303)
-
-
-@bp.post("/recommendations/<int:rec_id>/status")
-def recommendation_status(rec_id):
-    """Move a recommendation to one of its allowed next statuses (comment, verifying visit)."""
-    user = staff()
-    form = request.form
-    if not 0 < rec_id <= rec_service.MAX_ID:
-        raise NotFound(t("c_err_no_rec", value=rec_id))
-    rec = rec_service.get_recommendation(user=user, recommendation_id=rec_id)
-    code = rec.office.code
-    entered = {"status": (form.get("status") or "")[:32], "comment": (form.get("comment") or "")[:4000],
-               "verifying_visit": (form.get("verifying_visit") or "").strip()[:64], "rec": rec_id}
-    raw = {"status": entered["status"], "comment": entered["comment"],
-           "verifying_visit": entered["verifying_visit"] or None}
-    try:
-        data = _loaded(StatusIn(), raw)
-        with unit_of_work():
-            rec_service.change_status(actor=user, rec=rec_service.get_recommendation(
-                user=user, recommendation_id=rec_id), **data)
-    except AppError as exc:
-        if exc.status == 404:
-            raise
-        return _render_recommendations(user, code, error=exc, status=exc.status,
-                                       entered=entered)
-    return redirect(url_for("console.office_recommendations", code=code, moved=rec_id,
-                            all=request.args.get("all"), lang=request.args.get("lang"))
-                    + f"#rec-{rec_id}", code=303)
-
-
+bp.add_url_rule("/offices/<code>/recommendations",
+                view_func=console_recommendations.office_recommendations)
+bp.add_url_rule("/offices/<code>/recommendations",
+                view_func=console_recommendations.create_recommendation, methods=["POST"])
+bp.add_url_rule("/recommendations/<int:rec_id>/status",
+                view_func=console_recommendations.recommendation_status, methods=["POST"])
 bp.add_url_rule("/planning", view_func=console_planning.planning)
 bp.add_url_rule("/planning/assignments", view_func=console_planning.create_assignment,
                 methods=["POST"])

@@ -45,7 +45,7 @@ def distance(metres) -> str:
         return "—"
     lang = page_language()
     metres = float(metres)
-    if abs(metres) < 1000:
+    if abs(round(metres)) < 1000:
         return f"{format_number(round(metres), lang, 0)} {t('c_metres')}"
     km = metres / 1000
     digits = 1 if abs(km) < 10 else 0
@@ -229,6 +229,44 @@ def history_details(detail: dict, questions: dict) -> list[tuple[str, str]]:
         else:
             text = fmt_value(value)
         out.append((t(name), text))
+    return out
+
+
+def revisions(visit, view: dict, questions: dict) -> list[dict]:
+    """Each revision the inspector sent with its answers as they were, the current one last.
+
+    Uses the visit response's `revisions` when the visits service provides them; otherwise the
+    stored bodies (visit_submissions). Answers that differ from the current ones are marked."""
+    current = {a["question_id"]: (a["not_applicable"], a["value"]) for a in view["answers"]}
+    rows = view.get("revisions")
+    if rows is None:
+        rows = [{"revision": s.revision, "received_at": s.received_at, "score": s.score,
+                 "answers": (s.body or {}).get("answers") or []} for s in visit.submissions]
+    out = []
+    for row in sorted(rows, key=lambda r: r["revision"]):
+        answers = []
+        given = row.get("answers") or []
+        if isinstance(given, dict):  # {question id: answer} is read the same way
+            given = [{"question": k, **(v if isinstance(v, dict) else {"value": v})}
+                     for k, v in given.items()]
+        for item in given:
+            if not isinstance(item, dict):
+                continue
+            qid = str(item.get("question") or item.get("question_id") or "")
+            na = bool(item.get("not_applicable"))
+            value = item.get("value")
+            answers.append({"question": qid, "label": question_name(qid, questions),
+                            "text": t("c_na") if na else fmt_answer(value, questions.get(qid)),
+                            "changed": current.get(qid) != (na, value)})
+        received = row.get("received_at")
+        if isinstance(received, str):
+            try:
+                received = datetime.fromisoformat(received)
+            except ValueError:
+                received = None
+        out.append({"revision": row["revision"], "received_at": received,
+                    "score": row.get("score"), "answers": answers,
+                    "current": row["revision"] == visit.revision})
     return out
 
 

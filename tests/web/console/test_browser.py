@@ -128,6 +128,16 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "visit")
     shot(page, "visit-full", full_page=True)
+    # The same visit page in Kazakh and Russian (Deliver 8 of issue 15).
+    for lang, heading in (("kk", "Тексеру"), ("ru", "Проверка")):
+        page.goto(f"/console/visits/{visits['flagged']['uuid']}?lang={lang}&from=queue")
+        assert heading in page.locator("h1").inner_text()
+        assert " km" not in page.locator("#flags").inner_text()  # км, in the page's language
+        img = page.locator("td.evidence img").first
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                               arg=img.element_handle())
+        shot(page, f"visit-{lang}")
+    page.goto(f"/console/visits/{visits['flagged']['uuid']}?lang=en&from=queue")
     # The thumbnail opens its preview in a dialog; Escape closes it.
     img.click()
     zoom = page.locator("#zoom")
@@ -165,6 +175,11 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
         rf".*/console/visits/{visits['to_correct']['uuid']}.*done=approve.*"))
     page.wait_for_function("() => document.activeElement && "
                            "document.activeElement.value === 'approve'")
+    # The notice names the visit just approved, not the one now shown.
+    notice = page.locator("#done-notice").inner_text()
+    assert visits["plain"]["uuid"][:8] in notice and "Approved" in notice
+    assert visits["to_correct"]["uuid"][:8] not in notice
+    shot(page, "visit-after-approve")
     page.goto(f"/console/visits/{visits['plain']['uuid']}?lang=en")
     assert page.locator("#visit-status").inner_text() == "Approved"
 
@@ -557,3 +572,37 @@ def test_report_pages_and_admin_screenshots(desk, browser, live, app, world, def
     finally:
         context.close()
     assert not errors
+
+
+def test_locked_out_sign_in_shows_the_form_and_the_wait(browser, live, app, world, shot):
+    """Ten failed sign-ins, then the sign-in page in Russian: the form again with the wait in
+    Russian (no raw code), answered 429; a sign-in from it is refused until the wait is over."""
+    client = app.test_client()
+    for _ in range(10):
+        assert client.post("/api/v1/auth/token", json={"login": "sup", "password": "wrong"}
+                           ).status_code == 401
+    context = browser.new_context(viewport=DESK, base_url=live, locale="ru-RU")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto("/login?lang=ru&next=/console/queue")
+        page.fill("input[name=login]", "sup")
+        page.fill("input[name=password]", factories.PASSWORD)
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.keyboard.press("Enter")
+        assert answer.value.status == 429
+        assert int(answer.value.headers["retry-after"]) > 0
+        alert = page.locator("#login-limited")
+        alert.wait_for()
+        text = alert.inner_text()
+        assert text.startswith("Слишком много неудачных попыток входа.")
+        assert re.search(r"Повторите через \d+ секунд", text)
+        assert "rate_limited" not in page.content()
+        # The form is there and usable from the keyboard.
+        assert page.locator("input[name=password]").is_visible()
+        page.locator("input[name=login]").focus()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.name") == "password"
+        shot(page, "login-limited-ru")
+    finally:
+        context.close()
