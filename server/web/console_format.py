@@ -77,6 +77,15 @@ def positions(visit: dict, office) -> list[tuple[str, str]]:
     return out
 
 
+def unit_label(unit: str | None) -> str | None:
+    """A form's unit in the page language where it is a word ("cm" is "см" in ru and kk);
+    symbols such as % and °C stay."""
+    if not unit:
+        return unit
+    key = f"cf_unit_{unit}"
+    return t(key) if key in MESSAGES else unit
+
+
 def _choice_label(question: dict | None, value) -> str:
     """A choice id as its label in the page's (localized) form; yes/no in the page language."""
     if question and question.get("type") == "yes_no" and value in ("yes", "no"):
@@ -98,8 +107,8 @@ def fmt_answer(value, question: dict | None = None) -> str:
         return _choice_label(question, value)
     text = fmt_value(value)
     if question and isinstance(value, (int, float)) and not isinstance(value, bool):
-        unit = question.get("unit") or (t("c_minutes") if question.get("type") == "duration_min"
-                                         else None)
+        unit = unit_label(question.get("unit")) or (
+            t("c_minutes") if question.get("type") == "duration_min" else None)
         if unit:
             text = f"{text} {unit}"
     return text
@@ -304,8 +313,8 @@ def widget(question: dict) -> dict | None:
         out["choices"] = [(c["id"], c.get("label") or c["id"])
                           for c in question.get("choices") or []]
     elif qtype in ("integer", "decimal", "duration_min"):
-        out["unit"] = question.get("unit") or (t("c_minutes") if qtype == "duration_min"
-                                               else None)
+        out["unit"] = unit_label(question.get("unit")) or (
+            t("c_minutes") if qtype == "duration_min" else None)
         out["step"] = "any" if qtype == "decimal" else "1"
         if qtype == "duration_min":
             out["min"] = 0

@@ -45,3 +45,6 @@ _m("cf_err_audit_date", "“{value}” is not a date; write it as YYYY-MM-DD.")
 _m("cf_err_audit_range", "The end of the range is before its start.")
 _m("cf_err_audit_page", "The page must be a whole number from 1 to {max}.")
 _m("cf_page", "Page")
+# The forms' units that are words (symbols such as % and °C stay as they are).
+_m("cf_unit_cm", "cm")
+_m("cf_unit_mm", "mm")

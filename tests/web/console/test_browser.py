@@ -155,7 +155,8 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
     page.click("button[value=return]")
     # Decided from the queue: the next waiting visit opens, saying what was done.
     page.wait_for_url(re.compile(rf".*/console/visits/{visits['plain']['uuid']}.*done=return.*"))
-    assert "returned to the inspector" in page.locator("#done-notice").inner_text()
+    notice = page.locator("#done-notice").inner_text()
+    assert notice.startswith("Returned: the visit to") and visits["flagged"]["uuid"][:8] in notice
     page.goto(f"/console/visits/{visits['flagged']['uuid']}?lang=en")
     assert page.locator("#visit-status").inner_text() == "Returned"
     assert "Take the entrance photo" in page.locator("#history").inner_text()
