@@ -109,7 +109,8 @@ def login():
                                               password=request.form.get("password", "")[:256],
                                               source="web", address=request.remote_addr)
     if user is None:
-        return render_template("login.html", failed=True, next=request.form.get("next", "")), 401
+        return render_template("login.html", failed=True, next=request.form.get("next", ""),
+                               entered_login=request.form.get("login", "")[:64]), 401
     start_session(user)
     return redirect(_safe_next(request.form.get("next")))
 
@@ -136,7 +137,8 @@ def limited(_error):
     endpoint keeps its problem+json 429 (server/errors.py)."""
     seconds = _retry_after()
     html = render_template("login.html", limited=_wait_text(seconds, page_language()),
-                           next=(request.form.get("next") or request.args.get("next") or "")[:2000])
+                           next=(request.form.get("next") or request.args.get("next") or "")[:2000],
+                           entered_login=(request.form.get("login") or "")[:64])
     return Response(html, status=429, mimetype="text/html",
                     headers={"Retry-After": str(seconds)})
 

@@ -24,7 +24,11 @@ TABLETS = ({"width": 768, "height": 1024}, {"width": 1024, "height": 768})
 TIMEOUT_MS = 15_000
 KNOWN_MISSING = ("/favicon.ico",)  # browsers ask for it; the app has none
 SCREENSHOTS = Path(PROJECT_ROOT) / "docs" / "screenshots"
-SAMPLE_PHOTO = Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos" / "DSCN0010.jpg"
+# ../shared/samples beside the checkout (or beside the folder of worktrees, wt/<name>).
+SAMPLE_PHOTO = next((folder / "shared" / "samples" / "photos" / "DSCN0010.jpg"
+                     for folder in (Path(PROJECT_ROOT).parent, Path(PROJECT_ROOT).parent.parent)
+                     if (folder / "shared" / "samples" / "photos" / "DSCN0010.jpg").is_file()),
+                    Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos" / "DSCN0010.jpg")
 
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does it)",
@@ -180,6 +184,7 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
     notice = page.locator("#done-notice").inner_text()
     assert visits["plain"]["uuid"][:8] in notice and "Approved" in notice
     assert visits["to_correct"]["uuid"][:8] not in notice
+    page.evaluate("window.scrollTo(0, 0)")
     shot(page, "visit-after-approve")
     page.goto(f"/console/visits/{visits['plain']['uuid']}?lang=en")
     assert page.locator("#visit-status").inner_text() == "Approved"

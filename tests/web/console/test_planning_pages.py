@@ -43,7 +43,7 @@ def test_create_an_assignment_from_the_form(sup, world, app):
     assert resp.status_code == 302, resp.get_data(as_text=True)
     assert _count(app) == before + 1
     html = sup.get(PLANNING + "?inspector=insp2&lang=en").get_data(as_text=True)
-    assert "Jan 10, 2030" in html  # the window's start, as the page's language writes dates
+    assert "10 Jan 2030" in html  # the window's start, as the page's language writes dates
 
 
 def test_a_refused_assignment_shows_every_reason_and_keeps_the_input(sup, world, app):
