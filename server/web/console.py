@@ -12,12 +12,13 @@ import uuid as uuid_module
 import sqlalchemy as sa
 from flask import (Blueprint, current_app, redirect, render_template, request, url_for)
 
+from ..auth.access import current_user
+from ..auth.models import User
+from ..auth.scope import region_ids, scoped
 from ..db import paginate, unit_of_work, utcnow
 from ..errors import AppError, NotFound, ValidationFailed
 from ..extensions import db
 from ..forms.service import localize
-from ..auth.models import User
-from ..auth.scope import region_ids, scoped
 from ..offices.models import OFFICE_KINDS, Office, Region
 from ..periods import half_year_of, parse_period
 from ..reports import service as report_service
@@ -26,10 +27,10 @@ from ..review.schemas import DECISIONS
 from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
 from . import console_admin, console_audit, console_planning, console_recommendations
-from ..auth.access import current_user
 from .console_access import SignIn, field_messages, problem_detail, staff, t
-from .console_format import (DECISION_STATUS, flag_details, flag_groups, fmt_answer, fmt_value, history_details,
-                             label, positions, queue_flags, revisions, widget, widget_value)
+from .console_format import (DECISION_STATUS, flag_details, flag_groups, fmt_answer, fmt_value,
+                             history_details, label, positions, queue_flags, revisions, widget,
+                             widget_value)
 from ..i18n import MESSAGES, page_language
 
 # Its own static route: console.js lives here; /console/static/adal.css is the same file as
