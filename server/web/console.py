@@ -8,27 +8,30 @@ the supervisor looked at, so a stale page gets a clear 409 and changes nothing.
 from __future__ import annotations
 
 import uuid as uuid_module
-from datetime import datetime, timezone
 
-import marshmallow as ma
+import sqlalchemy as sa
 from flask import (Blueprint, current_app, redirect, render_template, request, url_for)
 
+from ..auth.access import current_user
+from ..auth.models import User
+from ..auth.scope import region_ids, scoped
 from ..db import paginate, unit_of_work, utcnow
 from ..errors import AppError, NotFound, ValidationFailed
 from ..extensions import db
 from ..forms.service import localize
-from ..offices.models import OFFICE_KINDS
+from ..offices.models import OFFICE_KINDS, Office, Region
 from ..periods import half_year_of, parse_period
-from ..recommendations import service as rec_service
-from ..recommendations.models import RecommendationStatus
-from ..recommendations.schemas import RecommendationIn, StatusIn
 from ..reports import service as report_service
 from ..review import service as review_service
 from ..review.schemas import DECISIONS
 from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
-from . import console_admin, console_map, console_offices, console_planning, console_visits
+from . import (console_admin, console_audit, console_map, console_offices, console_planning,
+               console_recommendations, console_visits)
 from .console_access import SignIn, field_messages, problem_detail, staff, t
+from .console_format import (DECISION_STATUS, flag_details, flag_groups, fmt_answer, fmt_value,
+                             history_details, label, positions, queue_flags, revisions, widget,
+                             widget_value)
 from ..i18n import MESSAGES, page_language
 
 # Its own static route: console.js lives here; /console/static/adal.css is the same file as
@@ -59,19 +62,8 @@ FIELD_LABELS = {
     "display_name": "c_name", "conflict_offices": "c_conflicts", "text": "c_text",
     "due_date": "c_due", "visit": "c_visit", "status": "col_status",
     "verifying_visit": "c_verifying_visit", "yaml": "c_pv_yaml",
-    "sha256": "c_pv_sha256",
+    "sha256": "c_pv_sha256", "from": "cf_audit_from", "to": "cf_audit_to", "page": "cf_page",
 }
-# Flag detail keys whose values are metres or minutes.
-METRES = ("distance_m", "accuracy_m", "threshold_m")
-MINUTES = ("minutes", "minimum")
-
-
-def label(prefix: str, code) -> str:
-    """The page-language name of a stored code (a role, a status, an action), else the code."""
-    key = f"{prefix}{getattr(code, 'value', code)}"
-    return t(key) if key in MESSAGES else str(getattr(code, "value", code))
-
-
 def field_label(field: str) -> str:
     key = FIELD_LABELS.get(field)
     return t(key) if key in MESSAGES else field
@@ -80,132 +72,48 @@ def field_label(field: str) -> str:
 @bp.context_processor
 def _helpers() -> dict:
     lang = page_language()
-    return {"flag_kinds": FLAG_KINDS, "fmt_value": _fmt_value, "fmt_answer": fmt_answer,
+    return {"flag_kinds": FLAG_KINDS, "fmt_value": fmt_value, "fmt_answer": fmt_answer,
             "flag_details": flag_details, "history_details": history_details,
+            "flag_groups": flag_groups, "positions": positions, "widget": widget,
+            "widget_value": widget_value, "decided_visit": decided_visit,
+            "correct_url": _correct_url,
             "label": label, "field_label": field_label, "known_keys": MESSAGES,
             "local": lambda text, fallback="": report_service.localise(text, lang, fallback),
             "queue_page": _queue_page, "problem_detail": problem_detail,
             "field_messages": field_messages}
 
 
+def decided_visit() -> dict | None:
+    """The visit a decision was just taken on (`?decided=<uuid>` after a decision), for the
+    notice that names it: office, time, short id and its address; None if there is none or the
+    user may not see it."""
+    raw = (request.args.get("decided") or "")[:40]
+    if not raw or request.args.get("done") not in DECISIONS:
+        return None
+    try:
+        visit = get_visit(user=current_user(), visit_uuid=uuid_module.UUID(raw))
+    except (ValueError, AppError):
+        return None
+    return {"uuid": str(visit.uuid), "short": str(visit.uuid)[:8], "office": visit.office,
+            "started_at": visit.started_at, "decision": request.args.get("done"),
+            "label": label("vstatus_", DECISION_STATUS[request.args["done"]]),
+            "url": url_for("console.visit_page", visit_uuid=visit.uuid,
+                           lang=request.args.get("lang"))}
+
+
+NOTICE_ARGS = ("correct", "done", "decided", "empty")
+
+
+def _correct_url(visit_uuid, qid: str) -> str:
+    """This visit page with `qid` chosen in the correction form (the page's other arguments
+    kept, the last decision's notice not)."""
+    args = {k: v for k, v in request.args.items() if k not in NOTICE_ARGS}
+    return url_for("console.visit_page", visit_uuid=visit_uuid, correct=qid,
+                   **args) + "#correct-heading"
+
+
 def _queue_page(number: int) -> str:
     return url_for("console.queue", **{**request.args.to_dict(), "page": number})
-
-
-def _fmt_value(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return t("c_yes") if value else t("c_no")
-    if isinstance(value, list):
-        return ", ".join(_fmt_value(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_fmt_value(v)}" for k, v in value.items())
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _choice_label(question: dict | None, value) -> str:
-    """A choice id as its label in the page's (localized) form; yes/no in the page language."""
-    if question and question.get("type") == "yes_no" and value in ("yes", "no"):
-        return t("c_yes") if value == "yes" else t("c_no")
-    for choice in (question or {}).get("choices") or []:
-        if choice.get("id") == value:
-            return choice.get("label") or str(value)
-    return _fmt_value(value)
-
-
-def fmt_answer(value, question: dict | None = None) -> str:
-    """An answer as the supervisor reads it: the choices' labels, not their ids."""
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(_choice_label(question, v) for v in value)
-    if question and question.get("type") in ("yes_no", "single_choice"):
-        return _choice_label(question, value)
-    return _fmt_value(value)
-
-
-def _question_name(qid, questions: dict) -> str:
-    q = questions.get(qid)
-    return f"{qid} · {q['label']}" if q and q.get("label") else str(qid)
-
-
-def flag_details(flag: dict, questions: dict) -> list[tuple[str, str]]:
-    """A flag's detail as (label, value) pairs in the page language, units and names included."""
-    out = []
-    detail = (flag.get("detail") if isinstance(flag, dict) else flag.detail) or {}
-    for key, value in detail.items():
-        name = t(f"fd_{key}") if f"fd_{key}" in MESSAGES else key
-        if value is None:
-            text = "—"
-        elif key in METRES:
-            text = f"{_fmt_value(value)} {t('c_metres')}"
-        elif key in MINUTES:
-            text = f"{_fmt_value(value)} {t('c_minutes')}"
-        elif key == "position":
-            text = label("c_", value)
-        elif key == "kind":
-            text = label("app_kind_", value)
-        elif key == "question":
-            text = _question_name(value, questions)
-        elif key == "questions":
-            text = ", ".join(_question_name(q, questions) for q in value)
-        elif key == "rule":
-            text = _rule(str(value), questions.get(detail.get("question")))
-        elif key in ("started_at", "window_start", "window_end", "captured_at"):
-            text = _when(value)
-        else:
-            text = _fmt_value(value)
-        out.append((name, text))
-    return out
-
-
-def _rule(rule: str, question: dict | None) -> str:
-    if rule == "required":
-        return t("c_rule_required")
-    if rule.startswith("required_when:"):
-        return t("c_rule_when", value=fmt_answer(rule.split(":", 1)[1], question))
-    return rule
-
-
-def _when(value) -> str:
-    """An ISO time as 'YYYY-MM-DD HH:MM' in UTC, as the rest of the page shows times."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M") + (" UTC" if moment.tzinfo else "")
-
-
-HISTORY_KEYS = {"decision": "c_decision", "comment": "c_comment", "reason": "c_reason",
-                "question": "c_question", "score": "c_score", "score_before": "c_score_before",
-                "score_after": "c_score_after", "status": "col_status"}
-DECISION_STATUS = {"approve": "approved", "reject": "rejected", "return": "returned"}
-
-
-def history_details(detail: dict, questions: dict) -> list[tuple[str, str]]:
-    """An audit event's payload as (label, value) pairs for the visit's history."""
-    out = []
-    for key, name in HISTORY_KEYS.items():
-        value = detail.get(key)
-        if value is None or value == "":
-            continue
-        if key == "decision":
-            text = label("vstatus_", DECISION_STATUS.get(value, value))
-        elif key == "status":
-            text = label("vstatus_", value)
-        elif key == "question":
-            text = _question_name(value, questions)
-        elif key.startswith("score") and isinstance(value, (int, float)):
-            text = f"{value:.1f}"
-        else:
-            text = _fmt_value(value)
-        out.append((t(name), text))
-    return out
 
 
 @bp.get("/")
@@ -254,7 +162,42 @@ def queue():
         flag_counts[kind] = counted["total"]
     return render_template("console/queue.html", listing=listing, filters=filters,
                            total_waiting=everything["total"], flag_counts=flag_counts,
-                           now=utcnow(), carry=_carry(filters))
+                           now=utcnow(), carry=_carry(filters), choices=_filter_choices(user),
+                           row_flags=_row_flags(listing["items"]))
+
+
+def _filter_choices(user) -> dict:
+    """What the queue's region, office and inspector filters offer: only values in the user's
+    scope (their regions' offices; inspectors with visits there), names in the page language."""
+    lang = page_language()
+    allowed = region_ids(user)
+    regions = sa.select(Region).order_by(Region.code)
+    offices = sa.select(Office).order_by(Office.code)
+    if allowed is not None:
+        regions = regions.where(Region.id.in_(allowed))
+        offices = offices.where(Office.region_id.in_(allowed))
+    inspectors = sa.select(User.login, User.display_name).where(User.id.in_(
+        scoped(sa.select(Visit.inspector_id), user, inspector_column=Visit.inspector_id,
+               office_column=Visit.office_id))).order_by(User.login)
+    return {
+        "region": [(r.code, report_service.localise(r.name, lang, r.code))
+                   for r in db.session.scalars(regions)],
+        "office": [(o.code, report_service.localise(o.name, lang, o.code))
+                   for o in db.session.scalars(offices)],
+        "inspector": [(login, name or login) for login, name in db.session.execute(inspectors)]}
+
+
+def _row_flags(visits) -> dict:
+    """Each queue row's flags, each kind once with the questions it is about (labels in the
+    page language, from the visit's form version)."""
+    lang, forms, out = page_language(), {}, {}
+    for visit in visits:
+        version = visit.form_version
+        if version.id not in forms:
+            form = localize(version.definition, lang)
+            forms[version.id] = {q["id"]: q for s in form["sections"] for q in s["questions"]}
+        out[visit.id] = queue_flags(visit.flags, forms[version.id])
+    return out
 
 
 def _carry(filters: dict) -> dict:
@@ -296,54 +239,41 @@ def _render_visit(user, visit_uuid, *, error: AppError | None = None, status: in
     for answer in view["answers"]:
         answers_by_section.setdefault(section_of.get(answer["question_id"], ""), []).append(answer)
     reviewable = visit.status in review_service.REVIEWABLE
+    correction = _correction(sections, view, entered or {}, error is not None)
     return render_template(
         "console/visit.html", visit=view, sections=sections, questions=questions,
         answers_by_section=answers_by_section, kinds=kinds,
-        submissions=_revisions(visit, view, questions),
+        submissions=revisions(visit, view, questions),
         reviewable=reviewable, own=visit.inspector_id == user.id, decisions=DECISIONS,
-        office=visit.office, error=error, entered=entered or {},
+        office=visit.office, error=error, entered=entered or {}, correction=correction,
         from_queue=bool(request.values.get("next_queue") or request.values.get("from_queue") or
                         request.args.get("from") == "queue"),
         carry=_carried(),
         back={k[len(CARRY):]: v for k, v in _carried().items()}), status
 
 
-def _revisions(visit, view: dict, questions: dict) -> list[dict]:
-    """Each revision the inspector sent with its answers as they were, the current one last.
-
-    Uses the visit response's `revisions` when the visits service provides them; otherwise the
-    stored bodies (visit_submissions). Answers that differ from the current ones are marked."""
-    current = {a["question_id"]: (a["not_applicable"], a["value"]) for a in view["answers"]}
-    rows = view.get("revisions")
-    if rows is None:
-        rows = [{"revision": s.revision, "received_at": s.received_at, "score": s.score,
-                 "answers": (s.body or {}).get("answers") or []} for s in visit.submissions]
-    out = []
-    for row in sorted(rows, key=lambda r: r["revision"]):
-        answers = []
-        given = row.get("answers") or []
-        if isinstance(given, dict):  # {question id: answer} is read the same way
-            given = [{"question": k, **(v if isinstance(v, dict) else {"value": v})}
-                     for k, v in given.items()]
-        for item in given:
-            if not isinstance(item, dict):
-                continue
-            qid = str(item.get("question") or item.get("question_id") or "")
-            na = bool(item.get("not_applicable"))
-            value = item.get("value")
-            answers.append({"question": qid, "label": _question_name(qid, questions),
-                            "text": t("c_na") if na else fmt_answer(value, questions.get(qid)),
-                            "changed": current.get(qid) != (na, value)})
-        received = row.get("received_at")
-        if isinstance(received, str):
-            try:
-                received = datetime.fromisoformat(received)
-            except ValueError:
-                received = None
-        out.append({"revision": row["revision"], "received_at": received,
-                    "score": row.get("score"), "answers": answers,
-                    "current": row["revision"] == visit.revision})
-    return out
+def _correction(sections: list, view: dict, entered: dict, failed: bool) -> dict:
+    """The correction form: the questions that may be corrected, the one chosen (`?correct=`,
+    else the one just refused, else the first) with its widget and the values to show chosen."""
+    options = [(qid, q) for s in sections for qid, q in s["questions"].items()
+               if widget(q) is not None]
+    ids = {qid for qid, _q in options}
+    chosen = next((c for c in ((entered.get("question") if failed else None),
+                               (request.args.get("correct") or "")[:64]) if c in ids),
+                  options[0][0] if options else None)
+    question = dict(options).get(chosen)
+    current: list[str] = []
+    if failed and entered.get("question") == chosen:
+        current = [v for v in entered.get("values", []) if v]
+    elif chosen is not None:
+        for answer in view["answers"]:
+            if answer["question_id"] == chosen:
+                fixed = answer.get("corrected")
+                value = fixed["value"] if fixed else answer["value"]
+                values = value if isinstance(value, list) else [value]
+                current = [widget_value(v) for v in values if v is not None]
+    return {"options": options, "chosen": chosen, "question": question,
+            "widget": widget(question) if question else None, "current": current}
 
 
 @bp.get("/visits/<visit_uuid>")
@@ -397,7 +327,7 @@ def decide(visit_uuid):
                              entered={"comment": comment})
     if request.form.get("next_queue"):
         return _next_in_queue(user, vid, decision, filters)
-    return redirect(url_for("console.visit_page", visit_uuid=vid, done=decision,
+    return redirect(url_for("console.visit_page", visit_uuid=vid, done=decision, decided=vid,
                             lang=request.args.get("lang")))
 
 
@@ -411,10 +341,11 @@ def _next_in_queue(user, decided: uuid_module.UUID, decision: str, filters: dict
     following = db.session.scalars(query).first()
     if following is None:
         return redirect(url_for("console.queue", done=decision, lang=lang, empty=1,
+                                decided=decided,
                                 **{k: v for k, v in filters.items() if v is not None}))
     focus = request.form.get("focus")
     return redirect(url_for("console.visit_page", visit_uuid=following.uuid, done=decision,
-                            lang=lang, **{"from": "queue"}, **_carry(filters),
+                            decided=decided, lang=lang, **{"from": "queue"}, **_carry(filters),
                             focus=focus if focus in ("approve", "return") else None))
 
 
@@ -454,10 +385,11 @@ def correct(visit_uuid):
     user = staff()
     vid = _visit_uuid(visit_uuid)
     qid = (request.form.get("question") or "")[:64]
-    raw = (request.form.get("value") or "")[:2000]
+    values = [v[:2000] for v in request.form.getlist("value")[:200]]
+    raw = values[0] if len(values) == 1 else ",".join(values)
     reason = (request.form.get("reason") or "")[:2000]
     not_applicable = request.form.get("not_applicable") == "1"
-    entered = {"question": qid, "value": raw, "reason": reason}
+    entered = {"question": qid, "value": raw, "values": values, "reason": reason}
     question = None
     try:
         if not reason.strip():
@@ -538,96 +470,12 @@ def publish():
                             lang=request.args.get("lang")))
 
 
-def _render_recommendations(user, code: str, *, error: AppError | None = None,
-                            status: int = 200, entered: dict | None = None):
-    office = rec_service.office_for_viewer(user=user, code=code[:32])
-    everything = request.values.get("all") == "1"
-    query = (rec_service.list_query(user=user, office=office.code) if everything
-             else rec_service.office_query(office=office))
-    rows = db.session.scalars(query).all()
-    allowed = {r.id: rec_service.allowed_next(r) for r in rows}
-    return render_template("console/recommendations.html", office=office,
-                           recs=rec_service.views(rows), allowed=allowed, everything=everything,
-                           statuses=[s.value for s in RecommendationStatus], error=error,
-                           entered=entered or {},
-                           period=half_year_of(utcnow(), current_app.config["TIMEZONE"])), status
-
-
-@bp.get("/offices/<code>/recommendations")
-def office_recommendations(code):
-    """One office's recommendations with their status, due date and follow-up; forms to write
-    one by hand and to move each along its statuses."""
-    return _render_recommendations(staff(), code)
-
-
-def _loaded(schema, raw: dict) -> dict:
-    try:
-        return schema.load(raw)
-    except ma.ValidationError as exc:
-        raise ValidationFailed(t("c_err_rec"), errors=exc.messages) from exc
-
-
-@bp.post("/offices/<code>/recommendations")
-def create_recommendation(code):
-    """A recommendation to the office, by hand or from a visit's finding (visit, question)."""
-    user = staff()
-    form = request.form
-    entered = {k: (form.get(k) or "").strip()[:4000] for k in
-               ("text", "due_date", "visit", "question", "back")}
-    raw = {"office": code[:32], "text": entered["text"],
-           "due_date": entered["due_date"] or None, "visit": entered["visit"] or None,
-           "question": entered["question"] or None}
-    from_visit = entered["back"] == "visit" and entered["visit"]
-    try:
-        data = _loaded(RecommendationIn(), raw)
-        with unit_of_work():
-            rec = rec_service.create_recommendation(actor=user, **data)
-            rec_id = rec.id
-    except AppError as exc:
-        if exc.status == 404:
-            raise
-        if from_visit:
-            try:
-                vid = uuid_module.UUID(entered["visit"])
-            except ValueError:
-                vid = None
-            if vid is not None:
-                return _render_visit(user, vid, error=exc, status=exc.status,
-                                     entered={f"rec_{k}": v for k, v in entered.items()})
-        return _render_recommendations(user, code, error=exc, status=exc.status,
-                                       entered=entered)
-    return redirect(url_for("console.office_recommendations", code=code[:32], made=rec_id,
-                            lang=request.args.get("lang")) + f"#rec-{rec_id}", code=303)
-
-
-@bp.post("/recommendations/<int:rec_id>/status")
-def recommendation_status(rec_id):
-    """Move a recommendation to one of its allowed next statuses (comment, verifying visit)."""
-    user = staff()
-    form = request.form
-    if not 0 < rec_id <= rec_service.MAX_ID:
-        raise NotFound(t("c_err_no_rec", value=rec_id))
-    rec = rec_service.get_recommendation(user=user, recommendation_id=rec_id)
-    code = rec.office.code
-    entered = {"status": (form.get("status") or "")[:32], "comment": (form.get("comment") or "")[:4000],
-               "verifying_visit": (form.get("verifying_visit") or "").strip()[:64], "rec": rec_id}
-    raw = {"status": entered["status"], "comment": entered["comment"],
-           "verifying_visit": entered["verifying_visit"] or None}
-    try:
-        data = _loaded(StatusIn(), raw)
-        with unit_of_work():
-            rec_service.change_status(actor=user, rec=rec_service.get_recommendation(
-                user=user, recommendation_id=rec_id), **data)
-    except AppError as exc:
-        if exc.status == 404:
-            raise
-        return _render_recommendations(user, code, error=exc, status=exc.status,
-                                       entered=entered)
-    return redirect(url_for("console.office_recommendations", code=code, moved=rec_id,
-                            all=request.args.get("all"), lang=request.args.get("lang"))
-                    + f"#rec-{rec_id}", code=303)
-
-
+bp.add_url_rule("/offices/<code>/recommendations",
+                view_func=console_recommendations.office_recommendations)
+bp.add_url_rule("/offices/<code>/recommendations",
+                view_func=console_recommendations.create_recommendation, methods=["POST"])
+bp.add_url_rule("/recommendations/<int:rec_id>/status",
+                view_func=console_recommendations.recommendation_status, methods=["POST"])
 bp.add_url_rule("/planning", view_func=console_planning.planning)
 bp.add_url_rule("/planning/assignments", view_func=console_planning.create_assignment,
                 methods=["POST"])
@@ -642,6 +490,8 @@ bp.add_url_rule("/admin/users/<login>/deactivate", view_func=console_admin.deact
 bp.add_url_rule("/admin/users/<login>/token", view_func=console_admin.new_token,
                 methods=["POST"])
 bp.add_url_rule("/admin/forms", view_func=console_admin.publish_form_file, methods=["POST"])
+bp.add_url_rule("/admin/forms", view_func=console_admin.forms_page, methods=["GET"])
+bp.add_url_rule("/admin/audit", view_func=console_audit.audit_page)
 bp.add_url_rule("/admin/forms/publish", view_func=console_admin.publish_converted_form,
                 methods=["POST"])
 bp.add_url_rule("/map", view_func=console_map.office_map)

@@ -1,6 +1,7 @@
-"""Console admin pages (admins only): users (create, deactivate, reset token), forms (publish a
-version from a YAML or XLSForm upload, every problem shown), the audit log with its verification
-status. Pages call services; no rules live here."""
+"""Console admin pages (admins only), each its own page under one sub-navigation: users
+(/console/admin: create, deactivate, reset token), forms (/console/admin/forms: publish a version
+from a YAML or XLSForm upload, every problem shown); the audit log is console_audit.py. Pages call
+services; no rules live here."""
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,6 @@ import yaml
 from flask import redirect, render_template, request, session, url_for
 from werkzeug.utils import secure_filename
 
-from ..audit.models import AuditEvent
-from ..audit.service import verify_chain
 from ..auth import service as auth_service
 from ..auth.models import ApiToken, Role
 from ..auth.schemas import UserIn
@@ -26,7 +25,6 @@ from ..forms.service import list_forms_query, publish_form
 from .console_access import staff, t
 from ..i18n import page_language
 
-AUDIT_ROWS = 100
 XLSX_MAGIC = b"PK\x03\x04"
 # The secret of a reset token waits here for the one GET after the POST (then it is removed).
 SECRET_KEY = "console_token_secret"
@@ -44,29 +42,37 @@ def _admin():
 
 
 def render_admin(user, *, error: AppError | None = None, status: int = 200,
-                 entered: dict | None = None, problems: list | None = None,
-                 secret: tuple[str, str] | None = None, published: str | None = None,
-                 warnings: list | None = None, preview: dict | None = None):
-    """Users, forms and the audit log on one page."""
+                 entered: dict | None = None, secret: tuple[str, str] | None = None):
+    """The users page: every account, a form for a new one, token resets."""
     users = db.session.scalars(auth_service.list_users_query()).all()
+    return render_template("console/admin.html", users=users, roles=[r.value for r in Role],
+                           error=error, entered=entered or {}, secret=secret), status
+
+
+def render_forms(user, *, error: AppError | None = None, status: int = 200,
+                 problems: list | None = None, published: str | None = None,
+                 warnings: list | None = None, preview: dict | None = None):
+    """The forms page: published forms and versions, the upload, an XLSForm's preview."""
     forms = db.session.scalars(list_forms_query()).all()
-    chain = verify_chain()
-    events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc())
-                                .limit(AUDIT_ROWS)).all()
-    return render_template("console/admin.html", users=users, forms=forms, chain=chain,
-                           events=events, roles=[r.value for r in Role], error=error,
-                           entered=entered or {}, problems=problems or [], secret=secret,
-                           published=published, warnings=warnings or [],
-                           preview=preview), status
+    return render_template("console/admin_forms.html", forms=forms, error=error,
+                           problems=problems or [], published=published,
+                           warnings=warnings or [], preview=preview), status
 
 
 def admin():
-    """The admin page; after a token reset it shows the new secret once (popped from the session)."""
+    """The users page; after a token reset it shows the new secret once (popped from the
+    session)."""
     user = _admin()
     shown = session.pop(SECRET_KEY, None)
     secret = tuple(shown) if isinstance(shown, list) and len(shown) == 2 else None
+    return render_admin(user, secret=secret)
+
+
+def forms_page():
+    """The forms page (GET); publishing posts to /console/admin/forms and .../forms/publish."""
+    user = _admin()
     published = request.args.get("published", "")[:200] or None
-    return render_admin(user, secret=secret, published=published)
+    return render_forms(user, published=published)
 
 
 def _codes(raw: str) -> list[str]:
@@ -170,12 +176,12 @@ def _preview_xlsform(user, raw: bytes, name: str):
     try:
         definition, warnings = _read_xlsform(raw, name)
     except FormInvalid as exc:
-        return render_admin(user, problems=[str(p) for p in exc.problems], status=422)
+        return render_forms(user, problems=[str(p) for p in exc.problems], status=422)
     text = _converted_yaml(definition)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     shown = [h for h in session.get(PREVIEWS_KEY) or [] if isinstance(h, str) and h != sha]
     session[PREVIEWS_KEY] = (shown + [sha])[-MAX_PREVIEWS:]
-    return render_admin(user, warnings=warnings, preview={
+    return render_forms(user, warnings=warnings, preview={
         "summary": _summary(definition), "yaml": text, "sha256": sha, "source": name[:255]})
 
 
@@ -204,14 +210,14 @@ def publish_converted_form():
         try:
             definition = check_definition(read_yaml(raw, source), source)
         except FormInvalid as exc:
-            return render_admin(user, problems=[str(p) for p in exc.problems], status=422)
+            return render_forms(user, problems=[str(p) for p in exc.problems], status=422)
         with unit_of_work():
             version, new = publish_form(definition=definition, source=source, actor=user)
             label = f"{version.form.key} v{version.version}" + ("" if new else f" ({t('c_unchanged')})")
     except AppError as exc:
-        return render_admin(user, error=exc, status=exc.status)
+        return render_forms(user, error=exc, status=exc.status)
     session[PREVIEWS_KEY] = [h for h in session.get(PREVIEWS_KEY) or [] if h != sha]
-    return render_admin(user, published=label)
+    return render_forms(user, published=label)
 
 
 def publish_form_file():
@@ -234,10 +240,10 @@ def publish_form_file():
         try:
             definition = check_definition(read_yaml(raw, name), name)
         except FormInvalid as exc:
-            return render_admin(user, problems=[str(p) for p in exc.problems], status=422)
+            return render_forms(user, problems=[str(p) for p in exc.problems], status=422)
         with unit_of_work():
             version, new = publish_form(definition=definition, source=name[:255], actor=user)
             label = f"{version.form.key} v{version.version}" + ("" if new else f" ({t('c_unchanged')})")
     except AppError as exc:
-        return render_admin(user, error=exc, status=exc.status)
-    return render_admin(user, published=label)
+        return render_forms(user, error=exc, status=exc.status)
+    return render_forms(user, published=label)

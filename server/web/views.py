@@ -1,11 +1,14 @@
 """Sign-in, sign-out and the start page. Views call services; no rules live here."""
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, current_app, g, redirect, render_template, request,
                    send_from_directory, session, url_for)
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth import service as auth_service
@@ -13,7 +16,8 @@ from ..auth.access import SAFE_METHODS, current_user, end_session, start_session
 from ..auth.api import rate_limited
 from ..config import tile_origin
 from ..db import unit_of_work
-from ..extensions import csrf
+from ..auth.models import Role
+from ..extensions import csrf, limiter
 from ..i18n import page_language, translate, translate_plural
 from ..i18n import formatting
 
@@ -106,8 +110,17 @@ def favicon():
 
 @bp.get("/")
 def index():
-    """The start page: who is signed in, and where to go."""
-    return render_template("index.html")
+    """The start page: who is signed in, and where to go (the console for supervisors and
+    admins, the inspector app for inspectors)."""
+    user = current_user()
+    links = []
+    if user is not None:
+        if user.role in (Role.SUPERVISOR, Role.ADMIN):
+            links.append(("console", url_for("console.queue", lang=request.args.get("lang")),
+                          "home_console"))
+        if user.role == Role.INSPECTOR:
+            links.append(("app", "/app/", "home_app"))
+    return render_template("index.html", links=links)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -121,10 +134,39 @@ def login():
                                               password=request.form.get("password", "")[:256],
                                               source="web", address=request.remote_addr)
     if user is None:
-        return render_template("login.html", failed=True, next=request.form.get("next", "")), 401
+        return render_template("login.html", failed=True, next=request.form.get("next", ""),
+                               entered_login=request.form.get("login", "")[:64]), 401
     with unit_of_work():
         start_session(user)
     return redirect(_safe_next(request.form.get("next")))
+
+
+def _retry_after() -> int:
+    """Seconds until the limit that was hit lets the next attempt through (at least 1)."""
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, math.ceil(current.reset_at - time.time()))
+
+
+def _wait_text(seconds: int, lang: str) -> str:
+    """"Try again in 40 seconds" (or minutes from two minutes on), plural-aware."""
+    if seconds < 120:
+        return translate_plural("cf_login_wait_seconds", seconds, lang)
+    return translate_plural("cf_login_wait_minutes", math.ceil(seconds / 60), lang)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def limited(_error):
+    """Too many failed sign-ins on the sign-in page (only it is limited among the pages): the
+    form again with the wait in the page's language, 429 and Retry-After. The API's token
+    endpoint keeps its problem+json 429 (server/errors.py)."""
+    seconds = _retry_after()
+    html = render_template("login.html", limited=_wait_text(seconds, page_language()),
+                           next=(request.form.get("next") or request.args.get("next") or "")[:2000],
+                           entered_login=(request.form.get("login") or "")[:64])
+    return Response(html, status=429, mimetype="text/html",
+                    headers={"Retry-After": str(seconds)})
 
 
 @bp.post("/logout")

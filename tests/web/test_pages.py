@@ -136,6 +136,74 @@ def test_eleventh_failed_sign_in_is_429(client, ann):
     assert client.get(ME).status_code == 401
 
 
+def test_ten_good_sign_ins_in_a_row_all_succeed(client, ann):
+    for _ in range(12):
+        resp = _sign_in(client, ann)
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    token = {"login": ann, "password": factories.PASSWORD}
+    for _ in range(12):
+        assert client.post("/api/v1/auth/token", json=token).status_code == 201
+
+
+def test_good_sign_ins_do_not_bring_failures_to_the_limit(client, ann):
+    for _ in range(9):
+        assert _sign_in(client, ann, "not the password").status_code == 401
+    for _ in range(5):
+        assert _sign_in(client, ann).status_code == 302
+    assert _sign_in(client, ann, "not the password").status_code == 401  # the 10th failure
+    assert _sign_in(client, ann).status_code == 429
+
+
+@pytest.mark.parametrize("lang, limited, wait", [
+    ("en", "Too many failed sign-ins.", r"Try again in \d+ seconds?\."),
+    ("ru", "Слишком много неудачных попыток входа.",
+     r"Повторите через \d+ секунд[уы]?\."),
+    ("kk", "Кіру әрекеттерінің тым көбі сәтсіз болды.",
+     r"\d+ секундтан кейін қайталап көріңіз\.")])
+def test_the_limited_sign_in_page_has_the_form_and_the_wait(client, ann, lang, limited, wait):
+    for _ in range(10):
+        _sign_in(client, ann, "not the password")
+    token = _csrf(client, f"/login?lang={lang}")
+    resp = client.post(f"/login?lang={lang}", data={"csrf_token": token, "login": ann,
+                                                    "password": "not the password",
+                                                    "next": "/console/queue"})
+    assert resp.status_code == 429
+    seconds = int(resp.headers["Retry-After"])
+    assert 0 < seconds <= 61  # a minute's window, rounded up
+    html = resp.get_data(as_text=True)
+    assert resp.mimetype == "text/html" and "rate_limited" not in html
+    alert = re.search(r'<p class="error" role="alert" id="login-limited">(.*?)</p>', html).group(1)
+    assert alert.startswith(limited) and re.search(wait, alert)
+    assert str(seconds) in alert
+    # the form again, with its token and where to go after signing in
+    assert '<input name="password" type="password"' in html
+    assert re.search(r'name="csrf_token" value="[^"]+"', html)
+    assert '<input type="hidden" name="next" value="/console/queue">' in html
+    assert f'<html lang="{lang}">' in html
+
+
+def test_the_wait_is_plural_aware_and_in_minutes_when_long(app):
+    from server.web.views import _wait_text
+
+    with app.test_request_context("/"):
+        assert _wait_text(1, "en") == "Try again in 1 second."
+        assert _wait_text(40, "en") == "Try again in 40 seconds."
+        assert _wait_text(21, "ru") == "Повторите через 21 секунду."
+        assert _wait_text(22, "ru") == "Повторите через 22 секунды."
+        assert _wait_text(40, "ru") == "Повторите через 40 секунд."
+        assert _wait_text(3000, "ru") == "Повторите через 50 минут."
+        assert _wait_text(40, "uz") == "40 soniyadan keyin qayta urinib koʻring."
+
+
+def test_the_api_still_answers_problem_json_when_limited(client, ann):
+    for _ in range(10):
+        _sign_in(client, ann, "not the password")
+    resp = client.post("/api/v1/auth/token", json={"login": ann, "password": "x"},
+                       headers={"Accept": "application/json"})
+    assert_problem(resp, 429, "rate_limited")
+    assert int(resp.headers["Retry-After"]) > 0
+
+
 def test_page_stays_reachable_when_the_empty_login_is_limited(client):
     for _ in range(11):
         _sign_in(client, "", "not the password")

@@ -31,16 +31,18 @@ def test_admin_page_for_admins_only(client, world):
     assert "/console/admin" not in client.get("/console/queue").get_data(as_text=True)
 
 
-def test_admin_page_lists_users_forms_and_audit(client, world):
+def test_admin_pages_list_users_forms_and_audit(client, world):
     html = _adm(client).get(ADMIN + "?lang=en").get_data(as_text=True)
     for login in ("insp", "sup", "adm"):
         assert f'<td class="code">{login}</td>' in html
-    assert "service-centre-visit" in html
+    assert "service-centre-visit" in client.get(ADMIN + "/forms?lang=en").get_data(as_text=True)
+    html = client.get(ADMIN + "/audit?lang=en").get_data(as_text=True)
     assert 'id="chain-status"' in html and "The chain of hashes is intact" in html
-    assert "form published" in html and "form_published" not in html
+    assert "<td>form published</td>" in html and ">form_published<" not in html
+    html = client.get(ADMIN + "/audit?lang=ru").get_data(as_text=True)
+    assert "анкета опубликована" in html
     html = client.get(ADMIN + "?lang=ru").get_data(as_text=True)
-    assert "анкета опубликована" in html and "<td>проверяющий</td>" in html
-    assert "<td>inspector</td>" not in html
+    assert "<td>проверяющий</td>" in html and "<td>inspector</td>" not in html
 
 
 def test_a_tampered_audit_log_shows_where_it_breaks(client, world, app):
@@ -48,7 +50,7 @@ def test_a_tampered_audit_log_shows_where_it_breaks(client, world, app):
         event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq))
         event.payload = {**event.payload, "tampered": True}
         db.session.commit()
-    html = _adm(client).get(ADMIN + "?lang=en").get_data(as_text=True)
+    html = _adm(client).get(ADMIN + "/audit?lang=en").get_data(as_text=True)
     assert "The chain of hashes is broken at event 1" in html
 
 

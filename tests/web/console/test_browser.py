@@ -23,7 +23,11 @@ DESK = {"width": 1280, "height": 900}
 TABLETS = ({"width": 768, "height": 1024}, {"width": 1024, "height": 768})
 TIMEOUT_MS = 15_000
 SCREENSHOTS = Path(PROJECT_ROOT) / "docs" / "screenshots"
-SAMPLE_PHOTO = Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos" / "DSCN0010.jpg"
+# ../shared/samples beside the checkout (or beside the folder of worktrees, wt/<name>).
+SAMPLE_PHOTO = next((folder / "shared" / "samples" / "photos" / "DSCN0010.jpg"
+                     for folder in (Path(PROJECT_ROOT).parent, Path(PROJECT_ROOT).parent.parent)
+                     if (folder / "shared" / "samples" / "photos" / "DSCN0010.jpg").is_file()),
+                    Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos" / "DSCN0010.jpg")
 
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does it)",
@@ -126,6 +130,16 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "visit")
     shot(page, "visit-full", full_page=True)
+    # The same visit page in Kazakh and Russian (Deliver 8 of issue 15).
+    for lang, heading in (("kk", "Тексеру"), ("ru", "Проверка")):
+        page.goto(f"/console/visits/{visits['flagged']['uuid']}?lang={lang}&from=queue")
+        assert heading in page.locator("h1").inner_text()
+        assert " km" not in page.locator("#flags").inner_text()  # км, in the page's language
+        img = page.locator("td.evidence img").first
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                               arg=img.element_handle())
+        shot(page, f"visit-{lang}")
+    page.goto(f"/console/visits/{visits['flagged']['uuid']}?lang=en&from=queue")
     # The thumbnail opens its preview in a dialog; Escape closes it.
     img.click()
     zoom = page.locator("#zoom")
@@ -143,7 +157,8 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
     page.click("button[value=return]")
     # Decided from the queue: the next waiting visit opens, saying what was done.
     page.wait_for_url(re.compile(rf".*/console/visits/{visits['plain']['uuid']}.*done=return.*"))
-    assert "returned to the inspector" in page.locator("#done-notice").inner_text()
+    notice = page.locator("#done-notice").inner_text()
+    assert notice.startswith("Returned: the visit to") and visits["flagged"]["uuid"][:8] in notice
     page.goto(f"/console/visits/{visits['flagged']['uuid']}?lang=en")
     assert page.locator("#visit-status").inner_text() == "Returned"
     assert "Take the entrance photo" in page.locator("#history").inner_text()
@@ -163,14 +178,22 @@ def test_review_a_day(desk, app, world, default_form, live, shot, tmp_path):
         rf".*/console/visits/{visits['to_correct']['uuid']}.*done=approve.*"))
     page.wait_for_function("() => document.activeElement && "
                            "document.activeElement.value === 'approve'")
+    # The notice names the visit just approved, not the one now shown.
+    notice = page.locator("#done-notice").inner_text()
+    assert visits["plain"]["uuid"][:8] in notice and "Approved" in notice
+    assert visits["to_correct"]["uuid"][:8] not in notice
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "visit-after-approve")
     page.goto(f"/console/visits/{visits['plain']['uuid']}?lang=en")
     assert page.locator("#visit-status").inner_text() == "Approved"
 
     # Correct an answer and see the score change.
     page.goto(f"/console/visits/{visits['to_correct']['uuid']}?lang=en")
     before = page.locator("#visit-score").inner_text()
-    page.select_option("#question", "A01")
-    page.fill("#value", "no")
+    page.click("#q-A01 a.correct-link")
+    page.wait_for_url(re.compile(r".*correct=A01.*"))
+    assert "A01" in page.locator("#correcting").inner_text()
+    page.check("#correct-form input[name=value][value=no]")
     page.fill("#reason", "The photo shows steps and no ramp.")
     page.click("#correct-form button[type=submit]")
     page.wait_for_url(re.compile(r".*done=correct.*"))
@@ -240,12 +263,15 @@ def test_planning_and_admin_pages(desk, browser, live, world, shot):
 
     context = browser.new_context(viewport=DESK, base_url=live, locale="en-GB")
     admin = context.new_page()
-    admin.goto("/login?next=/console/admin%3Flang%3Den")
+    admin.goto("/login?next=/console/admin/audit%3Flang%3Den")
     admin.fill("input[name=login]", "adm")
     admin.fill("input[name=password]", factories.PASSWORD)
     admin.click("button[type=submit]")
-    admin.wait_for_url(re.compile(r".*/console/admin.*"))
+    admin.wait_for_url(re.compile(r".*/console/admin/audit.*"))
     assert "intact" in admin.locator("#chain-status").inner_text()
+    shot(admin, "admin-audit")
+    admin.click("#admin-users")
+    admin.wait_for_selector("#users-table")
     shot(admin, "admin")
     context.close()
 
@@ -264,11 +290,11 @@ def test_xlsform_upload_is_previewed_then_published_in_the_browser(browser, live
     context = browser.new_context(viewport=DESK, base_url=live, locale="en-GB")
     context.set_default_timeout(TIMEOUT_MS)
     admin = context.new_page()
-    admin.goto("/login?next=/console/admin%3Flang%3Den")
+    admin.goto("/login?next=/console/admin/forms%3Flang%3Den")
     admin.fill("input[name=login]", "adm")
     admin.fill("input[name=password]", factories.PASSWORD)
     admin.click("button[type=submit]")
-    admin.wait_for_url(re.compile(r".*/console/admin.*"))
+    admin.wait_for_url(re.compile(r".*/console/admin/forms.*"))
     admin.set_input_files("#form-upload input[name=file]", str(path))
     admin.click("#form-upload button[type=submit]")
     admin.wait_for_selector("#form-preview")
@@ -541,8 +567,46 @@ def test_report_pages_and_admin_screenshots(desk, browser, live, app, world, def
     shot(page, "report-ranking", full_page=True)
     context, admin, errors = _signed_in(browser, live, DESK, login="adm")
     try:
-        admin.goto("/console/admin?lang=en")
-        shot(admin, "admin-full", full_page=True)
+        for path, name in (("/console/admin?lang=en", "admin-full"),
+                           ("/console/admin/forms?lang=en", "admin-forms"),
+                           ("/console/admin/audit?lang=en", "admin-audit-full")):
+            admin.goto(path)
+            shot(admin, name, full_page=True)
+        assert admin.evaluate("document.documentElement.scrollHeight") < 4000
     finally:
         context.close()
     assert not errors
+
+
+def test_locked_out_sign_in_shows_the_form_and_the_wait(browser, live, app, world, shot):
+    """Ten failed sign-ins, then the sign-in page in Russian: the form again with the wait in
+    Russian (no raw code), answered 429; a sign-in from it is refused until the wait is over."""
+    client = app.test_client()
+    for _ in range(10):
+        assert client.post("/api/v1/auth/token", json={"login": "sup", "password": "wrong"}
+                           ).status_code == 401
+    context = browser.new_context(viewport=DESK, base_url=live, locale="ru-RU")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto("/login?lang=ru&next=/console/queue")
+        page.fill("input[name=login]", "sup")
+        page.fill("input[name=password]", factories.PASSWORD)
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.keyboard.press("Enter")
+        assert answer.value.status == 429
+        assert int(answer.value.headers["retry-after"]) > 0
+        alert = page.locator("#login-limited")
+        alert.wait_for()
+        text = alert.inner_text()
+        assert text.startswith("Слишком много неудачных попыток входа.")
+        assert re.search(r"Повторите через \d+ секунд", text)
+        assert "rate_limited" not in page.content()
+        # The form is there and usable from the keyboard.
+        assert page.locator("input[name=password]").is_visible()
+        page.locator("input[name=login]").focus()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.name") == "password"
+        shot(page, "login-limited-ru")
+    finally:
+        context.close()

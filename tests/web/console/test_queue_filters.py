@@ -4,6 +4,7 @@ the next visit is the oldest of the same filtered queue, and after its last visi
 with its filters. A carried filter the queue would refuse is refused before anything changes."""
 from __future__ import annotations
 
+import re
 import uuid as uuid_module
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -60,7 +61,8 @@ def test_the_next_visit_is_the_oldest_of_the_same_filtered_queue(sup, world, app
     location = resp.headers["Location"]
     assert urlsplit(location).path == _path(third["uuid"])
     assert _args(location) == {"done": "approve", "lang": "en", "from": "queue",
-                               "q_office": office, "focus": "approve"}
+                               "q_office": office, "focus": "approve",
+                               "decided": first["uuid"]}
     html = sup.get(location).get_data(as_text=True)
     assert 'id="next-queue" checked' in html
     assert f'<input type="hidden" name="q_office" value="{office}">' in html
@@ -69,10 +71,12 @@ def test_the_next_visit_is_the_oldest_of_the_same_filtered_queue(sup, world, app
     resp = _decide(sup, third["uuid"], q_office=office)
     location = resp.headers["Location"]
     assert urlsplit(location).path == QUEUE
-    assert _args(location) == {"done": "approve", "lang": "en", "empty": "1", "office": office}
+    assert _args(location) == {"done": "approve", "lang": "en", "empty": "1", "office": office,
+                               "decided": third["uuid"]}
     html = sup.get(location).get_data(as_text=True)
     assert "That was the last visit of the queue." in html
-    assert f'name="office" value="{office}"' in html
+    assert re.search(rf'name="office" id="filter-office" list="office-choices" value="{office}"',
+                     html)
     assert _status(app, elsewhere["uuid"]) == "submitted"
     # Without filters the whole queue goes on, as before.
     resp = _decide(sup, submit(sup, world, default_form)["uuid"])

@@ -128,7 +128,7 @@ def test_visit_page_shows_answers_flags_score_and_history(sup, world, default_fo
     html = resp.get_data(as_text=True)
     assert 'id="flags"' in html and "Far from the office" in html
     # The flag's numbers with their names and units, not raw keys.
-    assert re.search(r'<span class="kv">Distance: \d+ m</span>', html)
+    assert re.search(r'<span class="kv">Distance: 10(\.\d)? km</span>', html)
     assert "Allowed up to: " in html and "distance_m" not in html
     assert f'id="visit-score">{visit["score"]:.1f}' in html
     assert 'id="history"' in html and "visit submitted" in html
@@ -151,10 +151,12 @@ def test_visit_page_shows_labels_not_codes_in_each_language(sup, world, default_
         a06 = re.search(r'<tr id="q-A06".*?</tr>', html, re.S).group(0)
         a01 = re.search(r'<tr id="q-A01".*?</tr>', html, re.S).group(0)
         assert choice in a06 and ">working<" not in a06 and "\nworking\n" not in a06, lang
-        assert re.search(rf"<td>{yes}\s*</td>", a01), (lang, a01)
+        assert re.search(rf'<td>{yes}\s*(<a class="correct-link"[^>]*>[^<]*</a>)?</td>', a01), (
+            lang, a01)
         assert f'<span class="kv">{distance}: ' in html, lang
-        # The correction field suggests the codes with their labels.
-        assert f'<option value="working" label="A06: {choice}">' in html, lang
+        # The correction offers the question's choices by their labels.
+        widget = sup.get(f"{path}?lang={lang}&correct=A06").get_data(as_text=True)
+        assert f'<input type="radio" name="value" value="working" checked> {choice}' in widget
         assert submitted in html, lang
     assert f'name="revision" value="{visit["revision"]}"' in html
     assert 'name="csrf_token"' in html
@@ -297,7 +299,8 @@ def test_a_refused_correction_value_is_shown_and_nothing_stored(sup, world, app,
                                                      "reason": "r", "revision": "1"})
     assert resp.status_code == 422
     assert "The form refuses this value" in resp.get_data(as_text=True)
-    assert 'value="maybe"' in resp.get_data(as_text=True)  # what was typed is kept
+    # the question stays chosen (a yes/no widget has no place for "maybe")
+    assert '<input type="hidden" name="question" value="A01">' in resp.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(AnswerCorrection.id))) == 0
 
@@ -336,7 +339,8 @@ def test_deciding_from_the_queue_opens_the_next_visit(sup, world, app, default_f
     assert "done=approve" in location and "focus=approve" in location
     assert _status(app, first["uuid"]) == ("approved", 1)
     html = sup.get(location).get_data(as_text=True)
-    assert "The visit was approved." in html
+    assert re.search(rf'<a id="decided-visit" href="/console/visits/{first["uuid"]}[^"]*">'
+                     rf'Approved: the visit to', html)
     assert 'name="next_queue" value="1" id="next-queue" checked' in html
     # The last one: back to the queue, which says so.
     resp = sup.post(_visit_path(second["uuid"]) + "/decide?lang=en", data={
