@@ -1,14 +1,17 @@
 """Fixtures: an app per test on a clean database, a client, a CLI runner, signed-in users.
 
-SQLite (the default): a new database file per test. PostgreSQL (ADAL_TEST_DATABASE_URL): one
-database per xdist worker, schema created once, every table emptied after each test. Emptying
-rather than a rolled-back outer transaction lets tests commit for real, which the concurrency
-tests need (see docs/testing.md).
+SQLite (the default): a new database file per test, copied from a schema built once per test
+process. PostgreSQL (ADAL_TEST_DATABASE_URL): one database per xdist worker, schema created once,
+the tables a test wrote to emptied after it. Emptying rather than a rolled-back outer
+transaction lets tests commit for real, which the concurrency tests need (see docs/testing.md,
+"Speed", for what each of these choices saves).
 """
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +22,24 @@ from server.extensions import db
 from tests import factories
 
 PG_URL = os.environ.get("ADAL_TEST_DATABASE_URL", "")
+
+
+@sa.event.listens_for(sa.Engine, "connect")
+def _no_waiting_for_the_disk(dbapi_connection, _record) -> None:
+    """Test databases are thrown away: commits need not wait for the disk (fsync).
+
+    SQLite: PRAGMA synchronous=OFF; PostgreSQL: synchronous_commit=off for the session. Neither
+    changes what a transaction sees, locks or commits (journal mode, isolation and locking are
+    untouched); only durability against a power cut, which no test is about. Every engine of
+    the test process gets it, including the apps tests build themselves."""
+    module = type(dbapi_connection).__module__
+    if module == "sqlite3":
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+    elif module.startswith("psycopg"):
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute("SET synchronous_commit TO off")
+        dbapi_connection.autocommit = autocommit
 
 
 def _worker_database_url(worker: str) -> str:
@@ -39,6 +60,9 @@ def _worker_id(config: pytest.Config) -> str:
     return workerinput["workerid"] if workerinput else "master"
 
 
+_DIRTY_TABLES: list[str] = []  # the query of _dirty_tables_sql(), built once per process
+
+
 @pytest.fixture(scope="session")
 def pg_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """The worker's PostgreSQL URL with the schema in place, or None on SQLite."""
@@ -49,19 +73,55 @@ def pg_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "DATABASE_URL": url})
     with app.app_context():
         db.create_all()
+        _DIRTY_TABLES[:] = [_dirty_tables_sql()]
+        db.session.remove()
         db.engine.dispose()
     yield url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory, pg_database) -> Path | None:
+    """A SQLite file with the schema built (create_all) once per test process; each test's
+    database is a copy of it. None on PostgreSQL."""
+    if pg_database is not None:
+        return None
+    path = tmp_path_factory.mktemp("schema") / "template.sqlite3"
+    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "DATABASE_URL": f"sqlite:///{path}"})
+    with app.app_context():
+        db.create_all()
+        db.session.remove()
+        db.engine.dispose()
+    return path
+
+
+def _dirty_tables_sql() -> str:
+    """One query naming the tables that hold rows or whose id sequence has moved: the ones a
+    test wrote to. (A sequence moves even when the rows were deleted again.)"""
+    parts = []
+    for table in db.metadata.sorted_tables:
+        parts.append(f"SELECT '{table.name}' WHERE EXISTS (SELECT 1 FROM \"{table.name}\")")
+        for column in table.columns:
+            sequence = db.session.scalar(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                         {"t": f'"{table.name}"', "c": column.name})
+            if sequence:
+                parts.append(f"SELECT '{table.name}' WHERE (SELECT is_called FROM {sequence})")
+    return " UNION ".join(parts)
+
+
 def _empty_all_tables() -> None:
-    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    """TRUNCATE ... RESTART IDENTITY every table a test wrote to (one query finds them)."""
+    dirty = db.session.scalars(sa.text(_DIRTY_TABLES[0])).all()
+    if dirty:
+        names = ", ".join(f'"{name}"' for name in dirty)
+        db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     db.session.commit()
 
 
 @pytest.fixture
-def app(tmp_path, pg_database):
+def app(tmp_path, pg_database, sqlite_template):
     """A fresh app on an empty database; media under the test's own folder."""
+    if pg_database is None:
+        shutil.copyfile(sqlite_template, tmp_path / "adal.sqlite3")
     url = pg_database or f"sqlite:///{tmp_path / 'adal.sqlite3'}"
     app = create_app({
         "TESTING": True,
@@ -72,9 +132,6 @@ def app(tmp_path, pg_database):
         "RATELIMIT_STORAGE_URI": "memory://",
     })
     app.instance_path = str(tmp_path / "instance")
-    with app.app_context():
-        if pg_database is None:
-            db.create_all()
     yield app
     with app.app_context():
         db.session.remove()
