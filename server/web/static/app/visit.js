@@ -206,8 +206,9 @@ export async function showVisit(main, record, deps) {
       const q = form.questions.get(qid);
       const index = sections.findIndex((s) => s.id === form.sectionOf.get(qid));
       if (!q || index < 0) return h("li", {}, messages.join(" "));
+      // The section is named by its title: a bare "1." before each item read as list numbering.
       return h("li", {}, h("a", { href: `#q-${qid}`, onclick: (event) => { event.preventDefault(); showAll = true; go(index, qid); } },
-        `${index + 1}. ${label(q.label)}`), " — ", messages.join(" "));
+        label(q.label)), h("span", { class: "muted" }, ` (${label(sections[index].title)})`), " — ", messages.join(" "));
     };
     const toggle = h("input", { type: "checkbox", id: "positions", checked: deps.positions(),
       onchange: (event) => deps.setPositions(event.target.checked) });
