@@ -232,7 +232,8 @@ def test_no_free_database_connection_is_a_503_problem_not_a_bug(make_app):
 def test_a_page_while_the_database_is_down_is_an_html_503(make_app):
     client = make_app(DATABASE_URL=DOWN_DATABASE).test_client()
     with client.session_transaction() as session:
-        session["uid"] = 1  # a signed-in browser: the page must look the user up
+        # a signed-in browser: the page must look its session and user up
+        session.update({"uid": 1, "pwd": "0" * 16, "sid": "some-session-secret"})
     resp = client.get("/", headers={"Accept": "text/html"})
     assert resp.status_code == 503
     assert resp.mimetype == "text/html"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 
@@ -19,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from ..reports.export import BOM, FORMULA_START, safe_text
+from ..reports.export import BOM, FORMULA_START, safe_text, sheet_title
 from .service import BASE_COLUMNS, LONG_COLUMNS, OTHER_QUESTIONS, Export
 
 CHUNK = 64 * 1024
@@ -113,20 +112,6 @@ def json_stream(export: Export, shape: str) -> Iterator[bytes]:
             parts.clear()
     parts.append("\n]\n" if not first else "]\n")
     yield "".join(parts).encode("utf-8")
-
-
-_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-
-
-def sheet_title(name: str, taken: set[str]) -> str:
-    """A valid, unique worksheet name (31 characters, none of []:*?/\\)."""
-    base = _SHEET_FORBIDDEN.sub(" ", name).strip("' ")[:31] or "Sheet"
-    title, n = base, 2
-    while title.lower() in taken:
-        suffix = f" ({n})"
-        title, n = base[:31 - len(suffix)] + suffix, n + 1
-    taken.add(title.lower())
-    return title
 
 
 def _xlsx_cells(sheet, row: list) -> list:

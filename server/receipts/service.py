@@ -21,6 +21,7 @@ import json
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -74,15 +75,26 @@ def key_id_of(raw_public: bytes) -> str:
 
 def signing_key() -> tuple[str, Ed25519PrivateKey]:
     """(key id, private key), the public key registered (and older keys retired) on first use.
-    Flushes only."""
+    Two requests signing first at the same moment both succeed: the row is inserted with ON
+    CONFLICT DO NOTHING. A key once seen committed is remembered by the process. Flushes only."""
     private = _private_key()
     raw = public_bytes(private.public_key())
     key_id = key_id_of(raw)
-    if db.session.scalar(sa.select(ReceiptKey.id).where(ReceiptKey.key_id == key_id)) is None:
-        db.session.execute(sa.update(ReceiptKey).where(ReceiptKey.retired_at.is_(None))
+    known = current_app.extensions.setdefault("adal_receipt_keys", set())
+    if key_id in known:
+        return key_id, private
+    if db.session.scalar(sa.select(ReceiptKey.id).where(ReceiptKey.key_id == key_id)) is not None:
+        known.add(key_id)  # committed by an earlier request: no need to look again
+        return key_id, private
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    inserted = db.session.execute(
+        dialect.insert(ReceiptKey).values(key_id=key_id, public_key=base64.b64encode(raw).decode(),
+                                          created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key_id"])).rowcount
+    if inserted:
+        db.session.execute(sa.update(ReceiptKey).where(ReceiptKey.retired_at.is_(None),
+                                                      ReceiptKey.key_id != key_id)
                            .values(retired_at=utcnow()))
-        db.session.add(ReceiptKey(key_id=key_id, public_key=base64.b64encode(raw).decode()))
-        db.session.flush()
     return key_id, private
 
 

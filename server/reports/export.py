@@ -98,7 +98,8 @@ def ranking_csv(report: dict, lang: str) -> bytes:
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
-def _sheet_title(name: str, taken: set[str]) -> str:
+def sheet_title(name: str, taken: set[str]) -> str:
+    """A valid, unique worksheet name (31 characters, none of []:*?/\\)."""
     base = _SHEET_FORBIDDEN.sub(" ", name).strip("' ")[:31] or "Sheet"
     title, n = base, 2
     while title.lower() in taken:
@@ -121,7 +122,7 @@ def ranking_xlsx(report: dict, lang: str) -> bytes:
     taken: set[str] = set()
     bold = Font(bold=True)
     for kind, kind_rows in kinds.items():
-        sheet = book.create_sheet(_sheet_title(kind_name(kind, lang), taken))
+        sheet = book.create_sheet(sheet_title(kind_name(kind, lang), taken))
         sheet.append(header)
         for cell in sheet[1]:
             cell.font = bold

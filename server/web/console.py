@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import uuid as uuid_module
 
-import sqlalchemy as sa
 from flask import (Blueprint, current_app, redirect, render_template, request, url_for)
 
 from ..auth.access import current_user
-from ..auth.models import User
-from ..auth.scope import region_ids, scoped
 from ..db import paginate, unit_of_work, utcnow
 from ..errors import AppError, NotFound, ValidationFailed
 from ..extensions import db
 from ..forms.service import localize
-from ..offices.models import OFFICE_KINDS, Office, Region
+from ..offices.models import OFFICE_KINDS
 from ..periods import half_year_of, parse_period
 from ..reports import service as report_service
 from ..review import service as review_service
 from ..review.schemas import DECISIONS
+from ..visits import filters as visit_filters
 from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
 from . import (console_admin, console_audit, console_map, console_offices, console_planning,
@@ -168,23 +166,12 @@ def queue():
 
 def _filter_choices(user) -> dict:
     """What the queue's region, office and inspector filters offer: only values in the user's
-    scope (their regions' offices; inspectors with visits there), names in the page language."""
-    lang = page_language()
-    allowed = region_ids(user)
-    regions = sa.select(Region).order_by(Region.code)
-    offices = sa.select(Office).order_by(Office.code)
-    if allowed is not None:
-        regions = regions.where(Region.id.in_(allowed))
-        offices = offices.where(Office.region_id.in_(allowed))
-    inspectors = sa.select(User.login, User.display_name).where(User.id.in_(
-        scoped(sa.select(Visit.inspector_id), user, inspector_column=Visit.inspector_id,
-               office_column=Visit.office_id))).order_by(User.login)
-    return {
-        "region": [(r.code, report_service.localise(r.name, lang, r.code))
-                   for r in db.session.scalars(regions)],
-        "office": [(o.code, report_service.localise(o.name, lang, o.code))
-                   for o in db.session.scalars(offices)],
-        "inspector": [(login, name or login) for login, name in db.session.execute(inspectors)]}
+    scope (their regions' offices; inspectors with visits there), names in the page language
+    (the choices the visits table and the exports use: server/visits/filters.py)."""
+    choices = visit_filters.filter_choices(user=user, lang=page_language())
+    return {"region": [(r["code"], r["name"] or r["code"]) for r in choices["regions"]],
+            "office": [(o["code"], o["name"] or o["code"]) for o in choices["offices"]],
+            "inspector": [(i["login"], i["name"] or i["login"]) for i in choices["inspectors"]]}
 
 
 def _row_flags(visits) -> dict:

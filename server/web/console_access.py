@@ -5,7 +5,7 @@ import re
 
 from ..auth.access import current_user
 from ..auth.models import Role, User
-from ..errors import Forbidden
+from ..errors import Forbidden, ValidationFailed
 from ..i18n import page_language, translate
 
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
@@ -155,3 +155,21 @@ def field_messages(messages) -> str:
     if isinstance(messages, dict):
         return "; ".join(f"{key}: {field_messages(value)}" for key, value in messages.items())
     return "; ".join(field_message(m) for m in messages)
+
+
+MAX_CSV = 2 * 1024 * 1024  # an uploaded CSV file (offices, assignments)
+
+
+def uploaded_csv() -> bytes:
+    """The CSV file of a console form ('file'), at most MAX_CSV bytes; a 422 naming the field
+    when it is missing, empty or too large."""
+    from flask import request
+
+    upload = request.files.get("file")
+    raw = upload.read(MAX_CSV + 1) if upload else b""
+    if not raw:
+        raise ValidationFailed(t("c_err_csv_file"), errors={"file": [t("c_err_required")]})
+    if len(raw) > MAX_CSV:
+        message = t("c_err_too_large", size="2 MB")
+        raise ValidationFailed(message, errors={"file": [message]})
+    return raw

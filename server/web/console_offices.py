@@ -25,10 +25,9 @@ from ..offices import service as office_service
 from ..offices.models import OFFICE_KINDS, Office
 from ..offices.schemas import OfficePatch, OfficeQuery
 from ..validators import CODE_PATTERN
-from .console_access import _by_rules, staff, t
+from .console_access import _by_rules, staff, t, uploaded_csv
 
 PER_PAGE = 50
-MAX_CSV = 2 * 1024 * 1024
 
 # English messages of the office schemas, the CSV reader and the service -> catalog keys.
 MESSAGE_RULES: list[tuple[str, str]] = [
@@ -181,12 +180,7 @@ def import_offices():
     user = _admin()
     upload = request.files.get("file")
     try:
-        raw = upload.read(MAX_CSV + 1) if upload else b""
-        if not raw:
-            raise ValidationFailed(t("c_err_csv_file"), errors={"file": [t("c_err_required")]})
-        if len(raw) > MAX_CSV:
-            raise ValidationFailed(t("c_err_too_large", size="2 MB"),
-                                   errors={"file": [t("c_err_too_large", size="2 MB")]})
+        raw = uploaded_csv()
         name = "".join(ch for ch in (upload.filename or "") if ch.isprintable())[:200]
         with unit_of_work():
             count = len(office_service.import_offices(raw=raw, actor=user,

@@ -25,11 +25,10 @@ from ..offices.models import Office
 from ..periods import half_year_of
 from ..reports import service as report_service
 from ..validators import CODE_PATTERN
-from .console_access import staff, t
+from .console_access import staff, t, uploaded_csv
 from ..i18n import page_language
 
 PER_PAGE = 50
-MAX_CSV = 2 * 1024 * 1024
 
 
 def _local_iso(raw: str) -> str:
@@ -121,14 +120,8 @@ def create_assignment():
 def upload_assignments():
     """Plan many visits from a CSV file: all rows or none, bad rows listed by line."""
     user = staff()
-    upload = request.files.get("file")
     try:
-        raw = upload.read(MAX_CSV + 1) if upload else b""
-        if not raw:
-            raise ValidationFailed(t("c_err_csv_file"), errors={"file": [t("c_err_required")]})
-        if len(raw) > MAX_CSV:
-            raise ValidationFailed(t("c_err_too_large", size="2 MB"),
-                                   errors={"file": [t("c_err_too_large", size="2 MB")]})
+        raw = uploaded_csv()
         with unit_of_work():
             made = assignment_service.create_assignments_from_csv(raw=raw, actor=user)
             count = len(made)
