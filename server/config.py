@@ -27,7 +27,7 @@ DEFAULTS = {
     "MEDIA_ROOT": str(PROJECT_ROOT / "media"),
     "MAX_REQUEST_BYTES": 10 * 1024 * 1024,
     "TOKEN_TTL_DAYS": 30,
-    "LOGIN_RATE_LIMIT": "10 per minute; 100 per hour",
+    "LOGIN_RATE_LIMIT": "10 per minute; 30 per hour; 100 per day",
     "RATELIMIT_STORAGE_URI": "memory://",
     "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
     "PROXY_FIX_X_FOR": 0,

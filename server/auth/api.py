@@ -37,20 +37,40 @@ def _attempted_login() -> str:
     return "login:" + escape_hostile(service.normalise_login(login)[:64])
 
 
+def _attempted_login_from_here() -> str:
+    return f"{_attempted_login()}|{request.remote_addr}"
+
+
 def _failed(response) -> bool:
     return response.status_code == 401
 
 
-# Failed attempts count twice: per client address and per login, so neither a single client
-# trying many logins nor many clients trying one login get far. The limits are shared, so the
-# API and the sign-in page draw on the same counters. Only attempts (POST) are checked: the
-# sign-in page itself never carries a login, so a GET would be checked against the bucket of
-# the empty login, which anyone can fill.
+def _throttled(limit) -> None:
+    """A sign-in refused by a limit goes on the audit log (who was tried, from where)."""
+    from ..audit.service import append_event
+    from ..db import unit_of_work
+
+    try:
+        with unit_of_work():
+            append_event("login_throttled", object_type="user",
+                         object_id=_attempted_login().removeprefix("login:") or None,
+                         payload={"address": request.remote_addr, "limit": str(limit.limit)})
+    except Exception:  # noqa: BLE001 - the 429 must go out even if the log cannot be written
+        current_app.logger.exception("could not record a throttled sign-in")
+
+
+# Failed attempts count per client address, and per (login, client address): one client trying
+# many logins, or one login many times, is slowed down with growing waits (minute, hour, day
+# windows of ADAL_LOGIN_RATE_LIMIT). Nobody can lock another person out: failures from other
+# addresses never count against a client that has not failed itself, and successful sign-ins
+# never count. The limits are shared, so the API and the sign-in page draw on the same
+# counters. Only attempts (POST) are checked: the sign-in page itself carries no login.
 login_limits = [
     limiter.shared_limit(_login_rate, scope="login-address", deduct_when=_failed,
-                         methods=["POST"]),
-    limiter.shared_limit(_login_rate, scope="login-account", key_func=_attempted_login,
-                         deduct_when=_failed, methods=["POST"]),
+                         methods=["POST"], on_breach=_throttled),
+    limiter.shared_limit(_login_rate, scope="login-account-address",
+                         key_func=_attempted_login_from_here, deduct_when=_failed,
+                         methods=["POST"], on_breach=_throttled),
 ]
 
 

@@ -173,10 +173,41 @@ def test_right_password_after_the_limit_is_still_429(client, count, alice):
     assert count(ApiToken) == 0
 
 
-def test_limit_counts_failures_per_login_across_addresses(client, alice):
-    for n in range(10):
+def test_nobody_can_lock_another_client_out_of_a_login(client, alice, count):
+    """Issue 12 (7): failures from many addresses do not block a client that has not failed."""
+    for n in range(30):
         _fail_login(client, address=f"192.0.2.{n + 1}")
-    assert_problem(_fail_login(client, address="198.51.100.7"), 429, "rate_limited")
+    resp = client.post(TOKEN, json={"login": alice, "password": factories.PASSWORD},
+                       environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert resp.status_code == 201
+    assert count(ApiToken) == 1
+
+
+def test_failures_of_one_login_from_one_address_are_throttled_and_logged(app, client, alice):
+    for _ in range(10):
+        assert _fail_login(client).status_code == 401
+    assert_problem(_fail_login(client), 429, "rate_limited")
+    throttled = audit_events(app, "login_throttled")
+    assert throttled and throttled[-1].object_id == "alice"
+    assert throttled[-1].payload["address"] == "127.0.0.1"
+
+
+def test_the_waits_grow_with_the_windows(app, client, alice, monkeypatch):
+    """Past the minute's budget the hour's holds: a client that keeps failing waits longer."""
+    import time
+
+    app.config["LOGIN_RATE_LIMIT"] = "2 per minute; 3 per hour"
+    _fail_login(client)
+    _fail_login(client)
+    first = _fail_login(client)
+    assert_problem(first, 429, "rate_limited")
+    assert int(first.headers["Retry-After"]) <= 61
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 61)  # the minute has passed
+    assert _fail_login(client).status_code == 401          # the third failure of the hour
+    second = _fail_login(client)
+    assert_problem(second, 429, "rate_limited")
+    assert int(second.headers["Retry-After"]) > 600        # now the hour's window holds
 
 
 def test_limit_counts_failures_per_address_across_logins(client, alice):
