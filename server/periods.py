@@ -127,3 +127,12 @@ def half_year_of(moment: datetime, tz: str) -> Period:
     """The half-year that contains `moment` in the offices' local time."""
     local = moment.astimezone(ZoneInfo(tz))
     return parse_period(f"{local.year}H{1 if local.month <= 6 else 2}", tz)
+
+
+def period_from_range(data: dict, tz: str) -> dict:
+    """Loaded query arguments with `from_`/`to` replaced by one `period` (a date range in `tz`);
+    unchanged when no range was given. The schemas' post_load of every period filter."""
+    first, last = data.pop("from_", None), data.pop("to", None)
+    if first is not None:
+        data["period"] = date_range(first, last, tz)
+    return data

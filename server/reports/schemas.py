@@ -7,7 +7,7 @@ from marshmallow import fields, post_load, validate, validates_schema
 
 from ..config import LANGUAGES
 from ..offices.models import OFFICE_KINDS
-from ..periods import LABEL_MAX, Period, RangeError, date_range, parse_period
+from ..periods import LABEL_MAX, Period, RangeError, date_range, parse_period, period_from_range
 from ..rest import PageArgs
 from ..validators import code_validator
 
@@ -68,10 +68,7 @@ class PeriodArgs(ma.Schema):
 
     @post_load
     def as_period(self, data, **kw):
-        first, last = data.pop("from_", None), data.pop("to", None)
-        if first is not None:
-            data["period"] = date_range(first, last, current_app.config["TIMEZONE"])
-        return data
+        return period_from_range(data, current_app.config["TIMEZONE"])
 
 
 def _min_visits() -> fields.Integer:

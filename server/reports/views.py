@@ -61,6 +61,13 @@ def _staff():
     return user
 
 
+def _by_code(model, code: str, what: str):
+    """The office or region named in the path; 404 for a code no row could have."""
+    if len(code) > 32 or "\x00" in code:
+        raise NotFound(f"No {what} with code={code[:40]!r}.")
+    return get_or_404(model, code=code)
+
+
 def _to_login():
     return redirect(url_for("web.login", next=request.full_path.rstrip("?"),
                             lang=request.args.get("lang")))
@@ -190,9 +197,7 @@ def office_page(code):
     user = _staff()
     if user is None:
         return _to_login()
-    if len(code) > 32 or "\x00" in code:
-        raise NotFound(f"No office with code={code[:40]!r}.")
-    office = get_or_404(Office, code=code)
+    office = _by_code(Office, code, "office")
     service.check_office_scope(user=user, office=office)
     period = _period()
     report = service.office_report(office=office, period=period, lang=page_language())
@@ -230,9 +235,7 @@ def region_page(code):
     user = _staff()
     if user is None:
         return _to_login()
-    if len(code) > 32 or "\x00" in code:
-        raise NotFound(f"No region with code={code[:40]!r}.")
-    region = get_or_404(Region, code=code)
+    region = _by_code(Region, code, "region")
     service.resolve_scope(user=user, region=region.code)  # 403 outside a supervisor's regions
     period = _period()
     lang = page_language()

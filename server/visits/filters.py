@@ -36,7 +36,7 @@ from ..errors import Forbidden, ValidationFailed
 from ..extensions import db
 from ..forms.models import FormVersion, SurveyForm
 from ..offices.models import OFFICE_KINDS, Office, Region
-from ..periods import RangeError, date_range
+from ..periods import RangeError, date_range, period_from_range
 from ..reports.schemas import PeriodField  # one parser for every period in the API
 from ..rest import PageArgs
 from ..validators import code_validator, plain_text
@@ -114,10 +114,7 @@ class VisitFilterArgs(ma.Schema):
 
     @post_load
     def as_period(self, data, **kw):
-        first, last = data.pop("from_", None), data.pop("to", None)
-        if first is not None:
-            data["period"] = date_range(first, last, current_app.config["TIMEZONE"])
-        return data
+        return period_from_range(data, current_app.config["TIMEZONE"])
 
 
 class VisitTableArgs(VisitFilterArgs, PageArgs):
