@@ -8,6 +8,7 @@ transaction lets tests commit for real, which the concurrency tests need (see do
 """
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -18,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from server import create_app
-from server.extensions import db
+from server.extensions import db, limiter
+from server.media.storage import build_storages
 from tests import factories
 
 PG_URL = os.environ.get("ADAL_TEST_DATABASE_URL", "")
@@ -117,21 +119,88 @@ def _empty_all_tables() -> None:
     db.session.commit()
 
 
-@pytest.fixture
-def app(tmp_path, pg_database, sqlite_template):
-    """A fresh app on an empty database; media under the test's own folder."""
-    if pg_database is None:
-        shutil.copyfile(sqlite_template, tmp_path / "adal.sqlite3")
-    url = pg_database or f"sqlite:///{tmp_path / 'adal.sqlite3'}"
-    app = create_app({
+class _ReusedApp:
+    """One app per test process, put back before every test as create_app() left it.
+
+    Building an app costs ~80 ms of CPU (flask-smorest documenting every view, Werkzeug
+    compiling the URL rules), which over ~3,000 tests was a third of the suite. What a test can
+    change on an app, and how it is put back:
+    - the database: SQLite, the one file of this process is replaced by a copy of the schema
+      template (connections closed first); PostgreSQL, the tables a test wrote to are emptied,
+      as before;
+    - config: restored from a deep copy taken after create_app();
+    - app.extensions: keys a test (or lazy code, e.g. the receipt-key cache) added are removed;
+      the storages are rebuilt on this test's media folder;
+    - the instance folder and media root: this test's own tmp_path, as before;
+    - the limiter's counters: reset (memory storage).
+    A test that must add views or hooks builds an app of its own (`fresh_app`): Flask refuses
+    them on an app that has served a request."""
+
+    def __init__(self, app, sqlite_file: Path | None) -> None:
+        self.app = app
+        self.sqlite_file = sqlite_file
+        self.config = copy.deepcopy(dict(app.config))
+        self.extensions = dict(app.extensions)
+
+    def prepare(self, tmp_path: Path, sqlite_template: Path | None) -> None:
+        app = self.app
+        app.config.clear()
+        app.config.update(copy.deepcopy(self.config))
+        app.config["MEDIA_ROOT"] = str(tmp_path / "media")
+        app.instance_path = str(tmp_path / "instance")
+        for key in set(app.extensions) - set(self.extensions):
+            del app.extensions[key]
+        app.extensions.update(self.extensions)
+        app.extensions["adal_storages"] = build_storages(app.config)
+        limiter.reset()
+        if self.sqlite_file is not None:
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{self.sqlite_file}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(sqlite_template, self.sqlite_file)
+
+    def clean(self, pg: bool) -> None:
+        with self.app.app_context():
+            db.session.remove()
+            if pg:
+                _empty_all_tables()
+            db.engine.dispose()
+
+
+def _app_settings(url: str, tmp_path: Path) -> dict:
+    return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-0123456789",
         "DATABASE_URL": url,
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
         "RATELIMIT_STORAGE_URI": "memory://",
-    })
-    app.instance_path = str(tmp_path / "instance")
+    }
+
+
+@pytest.fixture(scope="session")
+def _reused_app(tmp_path_factory, pg_database) -> _ReusedApp:
+    folder = tmp_path_factory.mktemp("app")
+    sqlite_file = None if pg_database else folder / "adal.sqlite3"
+    url = pg_database or f"sqlite:///{sqlite_file}"
+    app = create_app(_app_settings(url, folder), instance_path=str(folder / "instance"))
+    return _ReusedApp(app, sqlite_file)
+
+
+@pytest.fixture
+def app(tmp_path, pg_database, sqlite_template, _reused_app):
+    """The app on an empty database; media and instance folder under the test's own folder."""
+    _reused_app.prepare(tmp_path, sqlite_template)
+    yield _reused_app.app
+    _reused_app.clean(pg_database is not None)
+
+
+@pytest.fixture
+def fresh_app(tmp_path, pg_database, sqlite_template):
+    """An app of this test's own, for tests that register views or hooks on it."""
+    if pg_database is None:
+        shutil.copyfile(sqlite_template, tmp_path / "adal.sqlite3")
+    url = pg_database or f"sqlite:///{tmp_path / 'adal.sqlite3'}"
+    app = create_app(_app_settings(url, tmp_path), instance_path=str(tmp_path / "instance"))
     yield app
     with app.app_context():
         db.session.remove()

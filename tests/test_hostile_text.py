@@ -174,9 +174,10 @@ def test_problem_renders_a_surrogate_in_an_html_page_too(app):
     assert "bad" in resp.get_data(as_text=True)
 
 
-def test_a_database_data_error_is_a_400_problem(app, client, count):
+def test_a_database_data_error_is_a_400_problem(fresh_app):
     """The last line of defence: text the edge let through and the database refuses."""
     from server.offices.models import Region
+    app, client = fresh_app, fresh_app.test_client()
     from server.rest import Blueprint
 
     blp = Blueprint("nul_probe", __name__)
@@ -191,11 +192,13 @@ def test_a_database_data_error_is_a_400_problem(app, client, count):
 
     app.register_blueprint(blp)
     assert_problem(client.post("/api/v1/nul-probe"), 400, "invalid_text")
-    assert count(Region) == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Region)) == 0
 
 
-def test_another_database_data_error_is_a_400_invalid_value(app, client):
+def test_another_database_data_error_is_a_400_invalid_value(fresh_app):
     from server.rest import Blueprint
+    app, client = fresh_app, fresh_app.test_client()
 
     blp = Blueprint("range_probe", __name__)
 
