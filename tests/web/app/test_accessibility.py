@@ -78,7 +78,7 @@ def _tab_through(page, presses: int) -> list[dict]:
 
 def _screen_drawn(page) -> None:
     """Until the app has drawn the screen and put the focus on <main> (no ring: not a control)."""
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'main'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'main'")
 
 
 def test_every_focused_control_draws_a_visible_outline(phone, world):

@@ -50,7 +50,9 @@ def test_chromium_finds_the_app_installable_and_keeps_manifest_and_icons_offline
     page.wait_for_selector("#login")
     # The service worker controls the page once it has cached the shell, manifest and icons.
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    # A function, not a bare expression: Playwright polls a bare expression with eval, which the
+    # app's CSP (no 'unsafe-eval') refuses once the first check was false.
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     cdp = page.context.new_cdp_session(page)
     app_manifest = cdp.send("Page.getAppManifest")
     assert app_manifest["url"] == live + MANIFEST

@@ -111,7 +111,9 @@
   });
 
   if (markers.length) {
-    map.fitBounds(L.featureGroup(markers).getBounds(), {padding: [30, 30], maxZoom: 11});
+    // No zoom animation: markers that move after the page says it is drawn miss clicks and taps.
+    map.fitBounds(L.featureGroup(markers).getBounds(),
+                  {padding: [30, 30], maxZoom: 11, animate: false});
   }
 
   function ready(outlines) {
@@ -132,7 +134,7 @@
       });
       layer.addTo(map);
       layer.bringToBack();
-      if (!markers.length) { map.fitBounds(layer.getBounds()); }
+      if (!markers.length) { map.fitBounds(layer.getBounds(), {animate: false}); }
       ready(layer.getLayers().length);
       element.setAttribute("data-outline-lang", lang);
     })
