@@ -14,6 +14,7 @@ from . import config, errors, health, rest, transport
 from . import models  # noqa: F401  (all tables known before create_all or migrations)
 from . import web
 from .auth import api as auth_api
+from .audit import seal as audit_seal
 from .cli import adal
 from .exports import api as exports_api
 from .extensions import api, csrf, limiter, migrate
@@ -84,5 +85,6 @@ def create_app(overrides: dict | None = None, *, instance_path: str | None = Non
     app.register_blueprint(health.bp)
     web.register(app)
     transport.init_app(app)
+    audit_seal.init_app(app)
     app.cli.add_command(adal)
     return app

@@ -46,6 +46,7 @@ DEFAULTS = {
     "MAX_DISTANCE_M": 300,
     "ALLOW_UNPLANNED_VISITS": False,
     "CLOCK_SKEW_MINUTES": 10,
+    "AUDIT_SEAL": None,  # background | inline | off (server/audit/seal.py); None: background
     # Reports (docs/reports.md)
     "BAND_GREEN_MIN": 71,
     "BAND_YELLOW_MIN": 55,

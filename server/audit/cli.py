@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..db import utcnow
 from .service import anchor_mismatch, verify_chain
 
 _ANCHOR = re.compile(r"^(\d+):([0-9a-fA-F]{64})$")
@@ -44,7 +45,24 @@ def verify(anchors: list[tuple[int, str]]) -> None:
             click.echo(f"ANCHOR MISMATCH at event {seq}: {reason}.", err=True)
             sys.exit(1)
     click.echo(f"OK: {report.events} events, chain head {report.head_seq}:{report.head_hash}")
+    if report.unsealed:
+        age = (utcnow() - report.oldest_unsealed_at).total_seconds()
+        click.echo(f"Not sealed yet: {report.unsealed} events, the oldest {age:.0f} s old "
+                   "(their digests match; `adal audit seal` chains them).")
     if anchors:
         click.echo(f"Anchors match: {', '.join(str(seq) for seq, _ in anchors)}.")
     click.echo("Keep the head somewhere else too (pass it later as --anchor): it proves that no "
                "event up to it was removed or rewritten after this moment.")
+
+
+@audit.command("seal")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100000),
+              help="Events chained per transaction.")
+def seal_command(batch: int) -> None:
+    """Chain every committed event not sealed yet (safe next to running servers and sealers)."""
+    from flask import current_app
+
+    from .seal import seal
+
+    sealed = seal(current_app.extensions["sqlalchemy"].engine, batch=batch)
+    click.echo(f"Sealed {sealed} events.")

@@ -1,8 +1,10 @@
-"""Append to and verify the hash-chained audit log.
+"""Append to and verify the sealed, hash-chained audit log.
 
-Each event's hash is SHA-256 over the previous event's hash followed by the event's canonical JSON
-(sorted keys, no spaces, UTF-8). Appending locks the single `audit_head` row first, so concurrent
-transactions queue there and two events can never chain onto the same previous hash.
+An event is inserted *unchained* in the caller's transaction, with `digest`, the SHA-256 of its
+canonical JSON (sorted keys, no spaces, UTF-8): appending takes no lock anyone else waits for.
+After commit the sealer (seal.py) chains committed events in batches, in its own order kept in
+`chain_seq`: each sealed event's `hash` is SHA-256 over the previous sealed event's hash followed
+by the event's canonical JSON, and the `audit_head` row holds the last sealed chain_seq and hash.
 """
 from __future__ import annotations
 
@@ -13,8 +15,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import make_transient_to_detached
 
 from ..db import utcnow
 from ..extensions import db
@@ -22,7 +22,7 @@ from .models import GENESIS_HASH, AuditEvent, AuditHead
 
 _head = AuditHead.__table__
 _events = AuditEvent.__table__
-_EVENT_COLUMNS = tuple(column.name for column in _events.columns)
+UNSEALED = "audit_unsealed"  # session.info key: this transaction inserted events to seal
 
 
 def canonical_json(event: dict[str, Any]) -> str:
@@ -35,30 +35,31 @@ def _format_time(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(*, prev_hash: str, seq: int, at: datetime, actor_id: int | None,
-               actor_login: str | None, action: str, object_type: str | None,
-               object_id: str | None, payload: dict) -> str:
-    """The hash of one event given the hash before it."""
-    body = canonical_json({
+def event_body(*, seq: int, at: datetime, actor_id: int | None, actor_login: str | None,
+               action: str, object_type: str | None, object_id: str | None,
+               payload: dict) -> str:
+    """The canonical JSON of one event: what its digest and its chain hash cover."""
+    return canonical_json({
         "seq": seq, "at": _format_time(at), "actor_id": actor_id, "actor_login": actor_login,
         "action": action, "object_type": object_type, "object_id": object_id,
         "payload": payload,
     })
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-def _advance_head() -> tuple[int, str]:
-    """Lock the head row and take the next sequence number; returns (seq, previous hash)."""
-    stmt = (_head.update().where(_head.c.id == 1).values(seq=_head.c.seq + 1)
-            .returning(_head.c.seq, _head.c.hash))
-    row = db.session.execute(stmt).one_or_none()
-    if row is None:  # the very first event: create the head, tolerating a concurrent creator
-        dialect = db.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        db.session.execute(insert(_head).values(id=1, seq=0, hash=GENESIS_HASH)
-                           .on_conflict_do_nothing(index_elements=["id"]))
-        row = db.session.execute(stmt).one()
-    return row.seq, row.hash
+def event_hash(*, prev_hash: str, **fields: Any) -> str:
+    """The chain hash of one event given the hash before it."""
+    return hashlib.sha256((prev_hash + event_body(**fields)).encode("utf-8")).hexdigest()
+
+
+def event_digest(**fields: Any) -> str:
+    """The event's own hash, written with it before it is sealed."""
+    return hashlib.sha256(event_body(**fields).encode("utf-8")).hexdigest()
+
+
+def _body_of(row) -> str:
+    return event_body(seq=row.seq, at=row.at, actor_id=row.actor_id, actor_login=row.actor_login,
+                      action=row.action, object_type=row.object_type, object_id=row.object_id,
+                      payload=row.payload)
 
 
 def _string_keys(value: Any) -> Any:
@@ -77,35 +78,44 @@ def _string_keys(value: Any) -> Any:
     return value
 
 
+def next_seq() -> int:
+    """A new event's seq, taken before its insert (the fast intake path writes the event
+    inside one statement with the visit and must know its digest first)."""
+    return db.session.scalar(sa.text("SELECT nextval(pg_get_serial_sequence('audit_events', "
+                                     "'seq'))"))
+
+
+def prepared_event(action: str, *, actor=None, object_type: str | None = None,
+                   object_id: Any = None, payload: dict | None = None) -> dict:
+    """The columns of a new unsealed event except seq and digest (see with_digest)."""
+    # A payload that cannot be stored is refused here, before anything is written.
+    payload = json.loads(canonical_json(_string_keys(payload or {})))  # what the DB gives back
+    return {"at": utcnow(), "actor_id": actor.id if actor is not None else None,
+            "actor_login": actor.login if actor is not None else None, "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id) if object_id is not None else None, "payload": payload}
+
+
+def with_digest(fields: dict, seq: int) -> dict:
+    return {**fields, "seq": seq, "digest": event_digest(seq=seq, **fields)}
+
+
 def append_event(action: str, *, actor=None, object_type: str | None = None,
                  object_id: Any = None, payload: dict | None = None) -> AuditEvent:
-    """Add one event inside the caller's transaction; it lands if and only if the change does."""
-    # Before taking the head: a payload that cannot be stored must not leave a seq behind.
-    payload = json.loads(canonical_json(_string_keys(payload or {})))  # what the DB gives back
-    seq, prev_hash = _advance_head()
-    at = utcnow()
-    fields = {
-        "seq": seq, "at": at, "actor_id": actor.id if actor is not None else None,
-        "actor_login": actor.login if actor is not None else None, "action": action,
-        "object_type": object_type,
-        "object_id": str(object_id) if object_id is not None else None, "payload": payload,
-    }
-    digest = event_hash(prev_hash=prev_hash, **fields)
-    event = AuditEvent(**fields, prev_hash=prev_hash, hash=digest)
-    move_head = _head.update().where(_head.c.id == 1).values(hash=digest)
+    """Add one unsealed event inside the caller's transaction; it lands if and only if the
+    change does, and is sealed into the chain after commit (seal.py)."""
+    fields = prepared_event(action, actor=actor, object_type=object_type, object_id=object_id,
+                            payload=payload)
     if db.session.get_bind().dialect.name == "postgresql":
-        # One round trip for the event and the head's new hash (the head row is already locked
-        # by _advance_head, until commit): the lock is held for one statement less.
-        db.session.flush()
-        db.session.execute(sa.insert(_events).values(
-            {column: getattr(event, column) for column in _EVENT_COLUMNS})
-            .add_cte(move_head.cte("move_head")))
-        make_transient_to_detached(event)
-        db.session.add(event)  # persistent as stored, without a second INSERT
-    else:  # SQLite has no UPDATE inside WITH
+        event = AuditEvent(**with_digest(fields, next_seq()))
+    else:  # SQLite: the rowid is known only after the insert; one UPDATE adds the digest
+        event = AuditEvent(**fields, digest="")
         db.session.add(event)
-        db.session.execute(move_head)
+        db.session.flush()
+        event.digest = event_digest(seq=event.seq, **fields)
+    db.session.add(event)
     db.session.flush()
+    db.session.info[UNSEALED] = True
     return event
 
 
@@ -117,6 +127,8 @@ class ChainReport:
     head_hash: str
     broken_seq: int | None = None
     reason: str | None = None
+    unsealed: int = 0  # committed events the sealer has not chained yet
+    oldest_unsealed_at: datetime | None = None
 
 
 def _read_head() -> tuple[int, str]:
@@ -127,39 +139,41 @@ def _read_head() -> tuple[int, str]:
 
 
 def verify_chain(*, batch: int = 1000) -> ChainReport:
-    """Recompute every hash up to the chain head in seq order; report the first broken link.
+    """Recompute every hash up to the chain head in chain order; report the first broken link,
+    then check the events not sealed yet against their own digests.
 
-    The head is read first: every event up to it had committed when it was read, so appenders
-    working meanwhile only add events past it and never cause a false alarm on a live system.
+    The head is read first: every event up to it was sealed when it was read, so sealers and
+    appenders working meanwhile only add past it and never cause a false alarm on a live system.
     """
     head_seq, head_hash = _read_head()
-    expected_seq, prev_hash, last_prev, count = 1, GENESIS_HASH, GENESIS_HASH, 0
-    query = (sa.select(AuditEvent).where(AuditEvent.seq <= head_seq).order_by(AuditEvent.seq)
-             .execution_options(yield_per=batch))
-    for event in db.session.scalars(query):
-        if event.seq != expected_seq:
-            return _broken(count, prev_hash, expected_seq,
-                           f"event {expected_seq} is missing (next stored event is {event.seq})")
+    expected, prev_hash, last_prev, count = 1, GENESIS_HASH, GENESIS_HASH, 0
+    query = (sa.select(_events).where(_events.c.chain_seq <= head_seq)
+             .order_by(_events.c.chain_seq).execution_options(yield_per=batch))
+    for event in db.session.execute(query):
+        position = event.chain_seq
+        if position != expected:
+            return _broken(count, prev_hash, expected,
+                           f"event {expected} is missing (next sealed event is {position})")
         if event.prev_hash != prev_hash:
-            return _broken(count, prev_hash, event.seq,
+            return _broken(count, prev_hash, position,
                            "prev_hash does not match the hash of the event before it")
-        recomputed = event_hash(
-            prev_hash=event.prev_hash, seq=event.seq, at=event.at, actor_id=event.actor_id,
-            actor_login=event.actor_login, action=event.action, object_type=event.object_type,
-            object_id=event.object_id, payload=event.payload)
-        if recomputed != event.hash:
-            return _broken(count, prev_hash, event.seq,
+        body = _body_of(event)
+        if hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest() != event.hash:
+            return _broken(count, prev_hash, position,
                            "the stored hash does not match the event's content (it was altered)")
+        if hashlib.sha256(body.encode("utf-8")).hexdigest() != event.digest:
+            return _broken(count, prev_hash, position,
+                           "the event's content does not match the digest written with it "
+                           "(it was altered before it was sealed, or altered and rehashed)")
         last_prev, prev_hash = prev_hash, event.hash
-        expected_seq, count = expected_seq + 1, count + 1
-        db.session.expunge(event)
+        expected, count = expected + 1, count + 1
     if count < head_seq:
         return _broken(count, prev_hash, count + 1,
                        f"event {count + 1} is missing: the chain head says {head_seq} events but "
                        f"only {count} are stored (events were removed from the end)")
-    past = db.session.scalar(sa.select(sa.func.min(AuditEvent.seq))
-                             .where(AuditEvent.seq > head_seq))
-    if past is not None and _read_head()[0] == head_seq:  # a moved head means a live append
+    past = db.session.scalar(sa.select(sa.func.min(_events.c.chain_seq))
+                             .where(_events.c.chain_seq > head_seq))
+    if past is not None and _read_head()[0] == head_seq:  # a moved head means a live sealer
         return _broken(count, prev_hash, head_seq + 1,
                        f"event {past} lies past the chain head ({head_seq}): it was added "
                        "without the log, or the head was rewound")
@@ -167,7 +181,26 @@ def verify_chain(*, batch: int = 1000) -> ChainReport:
         return _broken(max(count - 1, 0), last_prev, count,
                        f"the chain head's hash {head_hash[:12]}… is not this event's "
                        f"{prev_hash[:12]}… (it was rewritten and rehashed, or the head altered)")
-    return ChainReport(ok=True, events=count, head_seq=count, head_hash=prev_hash)
+    return _check_unsealed(ChainReport(ok=True, events=count, head_seq=count,
+                                       head_hash=prev_hash), batch=batch)
+
+
+def _check_unsealed(report: ChainReport, *, batch: int) -> ChainReport:
+    """Events not sealed yet: each must still match its digest; count them and their age."""
+    unsealed, oldest = 0, None
+    query = (sa.select(_events).where(_events.c.chain_seq.is_(None)).order_by(_events.c.seq)
+             .execution_options(yield_per=batch))
+    for event in db.session.execute(query):
+        if hashlib.sha256(_body_of(event).encode("utf-8")).hexdigest() != event.digest:
+            return ChainReport(
+                ok=False, events=report.events, head_seq=report.head_seq,
+                head_hash=report.head_hash, broken_seq=event.seq,
+                reason=f"unsealed event {event.seq} does not match the digest written with it "
+                       "(it was altered, or inserted without the log)")
+        unsealed += 1
+        oldest = event.at if oldest is None or event.at < oldest else oldest
+    return ChainReport(ok=True, events=report.events, head_seq=report.head_seq,
+                       head_hash=report.head_hash, unsealed=unsealed, oldest_unsealed_at=oldest)
 
 
 def _broken(count: int, prev_hash: str, seq: int, reason: str) -> ChainReport:
@@ -181,7 +214,7 @@ def anchor_mismatch(*, seq: int, hash: str) -> str | None:
     A chain that verifies can still have been rewritten from some event onwards and rehashed up
     to a new head; a head hash kept elsewhere (printed by `adal audit verify`) catches that.
     """
-    stored = db.session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == seq))
+    stored = db.session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.chain_seq == seq))
     if stored is None:
         return f"event {seq} of the anchor is not stored"
     if stored != hash.strip().lower():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from server.audit.models import AuditEvent
-from server.audit.service import event_hash
+from server.audit.service import event_digest, event_hash
 from server.extensions import db
 
 
@@ -83,8 +83,13 @@ def test_a_chain_rewritten_and_rehashed_to_the_end_fails_its_anchor(app, runner,
                                 actor_id=event.actor_id, actor_login=event.actor_login,
                                 action=event.action, object_type=event.object_type,
                                 object_id=event.object_id, payload=event.payload)
-            db.session.execute(sa.text("UPDATE audit_events SET prev_hash = :p, hash = :h "
-                                       "WHERE seq = :s"), {"p": prev, "h": digest, "s": event.seq})
+            own = event_digest(seq=event.seq, at=event.at, actor_id=event.actor_id,
+                               actor_login=event.actor_login, action=event.action,
+                               object_type=event.object_type, object_id=event.object_id,
+                               payload=event.payload)
+            db.session.execute(sa.text("UPDATE audit_events SET prev_hash = :p, hash = :h, "
+                                       "digest = :d WHERE seq = :s"),
+                               {"p": prev, "h": digest, "d": own, "s": event.seq})
             prev = digest
         db.session.execute(sa.text("UPDATE audit_head SET hash = :h"), {"h": prev})
         db.session.commit()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from server.audit import service
 from server.audit.models import GENESIS_HASH, AuditEvent, AuditHead
-from server.audit.service import append_event, event_hash, verify_chain
+from server.audit.service import append_event, event_digest, event_hash, verify_chain
 from server.auth.models import User
 from server.db import unit_of_work
 from server.extensions import db
@@ -134,8 +134,8 @@ def test_an_event_in_a_failed_unit_of_work_rolls_back_with_the_change(app, chain
     assert count(Region) == 0
     assert count(AuditEvent) == 2
     assert _head(app) == head_before
-    chain(1)  # the next event takes the seq the rolled-back one had
-    assert [e.seq for e in _events(app)] == [1, 2, 3]
+    chain(1)  # the next event takes the chain position the rolled-back one would have had
+    assert [e.chain_seq for e in _events(app)] == [1, 2, 3]
     assert _verify(app).ok
 
 
@@ -200,7 +200,10 @@ def test_an_event_slipped_in_after_the_head_is_named(app, chain, raw_sql):
                         action="office_updated", object_type=None, object_id=None, payload={})
     with app.app_context():
         db.session.execute(sa.insert(AuditEvent.__table__).values(
-            seq=4, at=at, action="office_updated", payload={}, prev_hash=last.hash, hash=forged))
+            seq=4, at=at, action="office_updated", payload={}, prev_hash=last.hash, hash=forged,
+            chain_seq=4, digest=event_digest(seq=4, at=at, actor_id=None, actor_login=None,
+                                             action="office_updated", object_type=None,
+                                             object_id=None, payload={})))
         db.session.commit()
     report = _verify(app)
     assert not report.ok
@@ -271,8 +274,8 @@ def _append_concurrently(app, *, threads: int, per_thread: int) -> list[BaseExce
 
 
 def _assert_one_clean_chain(app, total: int) -> None:
-    events = _events(app)
-    assert [e.seq for e in events] == list(range(1, total + 1))
+    events = sorted(_events(app), key=lambda e: e.chain_seq)
+    assert [e.chain_seq for e in events] == list(range(1, total + 1))
     assert len({e.prev_hash for e in events}) == total  # no two events chained onto one hash
     assert _verify(app).ok
     assert _head(app) == (total, events[-1].hash)

@@ -1,0 +1,155 @@
+"""The sealer: chains committed, unsealed audit events in batches, in its own order.
+
+Requests insert events unchained (service.append_event); nothing they do waits on a global lock.
+A sealer takes a lock only sealers take (PostgreSQL: a transaction-level advisory lock; SQLite:
+the database's single writer lock, taken by its first statement, plus a process lock), reads the
+head, chains the oldest unsealed committed events onto it, writes chain_seq, prev_hash and hash
+and moves the head, and commits. An event whose transaction commits late is simply not visible
+yet and is sealed by a later batch. Two sealers at once: the second waits for the lock, then
+reads the head the first wrote, so the chain never forks.
+
+When it runs (ADAL_AUDIT_SEAL): `background` (production default) wakes a thread of the process
+after every commit that inserted events; `inline` seals in the committing thread, right after
+the commit (the tests' default); `off` leaves it to `flask --app wsgi adal audit seal` (cron or a
+worker), which also seals whatever a killed process left behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from ..config import ConfigError
+from .models import GENESIS_HASH, AuditEvent, AuditHead
+from .service import UNSEALED, _body_of
+
+log = logging.getLogger(__name__)
+
+MODES = ("background", "inline", "off")
+BATCH = 500
+LOCK_KEY = 0x4164616C  # "Adal": the advisory lock only sealers take
+_events = AuditEvent.__table__
+_head = AuditHead.__table__
+_local_lock = threading.Lock()  # one sealer at a time within a process (SQLite's whole story)
+
+_UPDATE_FROM_ARRAYS = sa.text(
+    "UPDATE audit_events AS e SET chain_seq = t.c, prev_hash = t.p, hash = t.h "
+    "FROM unnest(CAST(:seqs AS bigint[]), CAST(:chain AS bigint[]), CAST(:prevs AS text[]), "
+    "CAST(:hashes AS text[])) AS t(s, c, p, h) WHERE e.seq = t.s")
+
+
+def mode(app: Flask) -> str:
+    value = app.config.get("AUDIT_SEAL") or ("inline" if app.testing else "background")
+    if value not in MODES:
+        raise ConfigError(f"ADAL_AUDIT_SEAL must be one of {', '.join(MODES)}, not {value!r}.")
+    return value
+
+
+def seal_batch(connection: sa.Connection, *, batch: int = BATCH) -> int:
+    """Seal up to `batch` events in the connection's transaction (the caller commits)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    else:  # take SQLite's writer lock first, so the head read below is the latest
+        connection.execute(_head.update().where(_head.c.id == 1).values(seq=_head.c.seq))
+    head = connection.execute(sa.select(_head.c.seq, _head.c.hash)
+                              .where(_head.c.id == 1)).one_or_none()
+    if head is None:
+        connection.execute(_head.insert().values(id=1, seq=0, hash=GENESIS_HASH))
+        head_seq, prev = 0, GENESIS_HASH
+    else:
+        head_seq, prev = head.seq, head.hash
+    rows = connection.execute(sa.select(_events).where(_events.c.chain_seq.is_(None))
+                              .order_by(_events.c.seq).limit(batch)).all()
+    if not rows:
+        return 0
+    updates = []
+    for position, row in enumerate(rows, start=head_seq + 1):
+        # An event altered before sealing is still chained as stored: verify then reports that
+        # its content no longer matches its digest. Refusing it would stall the chain for good.
+        digest = hashlib.sha256((prev + _body_of(row)).encode("utf-8")).hexdigest()
+        updates.append({"s": row.seq, "c": position, "p": prev, "h": digest})
+        prev = digest
+    if connection.dialect.name == "postgresql":
+        connection.execute(_UPDATE_FROM_ARRAYS, {
+            "seqs": [u["s"] for u in updates], "chain": [u["c"] for u in updates],
+            "prevs": [u["p"] for u in updates], "hashes": [u["h"] for u in updates]})
+    else:
+        connection.execute(_events.update().where(_events.c.seq == sa.bindparam("s"))
+                           .values(chain_seq=sa.bindparam("c"), prev_hash=sa.bindparam("p"),
+                                   hash=sa.bindparam("h")), updates)
+    connection.execute(_head.update().where(_head.c.id == 1)
+                       .values(seq=updates[-1]["c"], hash=updates[-1]["h"]))
+    return len(updates)
+
+
+def seal(engine: sa.Engine, *, batch: int = BATCH) -> int:
+    """Seal every committed unsealed event, batch by batch; returns how many were sealed."""
+    total = 0
+    while True:
+        with _local_lock, engine.begin() as connection:
+            sealed = seal_batch(connection, batch=batch)
+        total += sealed
+        if sealed < batch:
+            return total
+
+
+class _Background:
+    """One sealing thread per process, woken after commits; started lazily (after a fork)."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        self.pid: int | None = None
+
+    def poke(self, app: Flask) -> None:
+        if self.pid != os.getpid():
+            self.pid = os.getpid()
+            self.wake = threading.Event()
+            threading.Thread(target=self._run, args=(app,), name="adal-audit-sealer",
+                             daemon=True).start()
+        self.wake.set()
+
+    def _run(self, app: Flask) -> None:
+        with app.app_context():
+            engine = app.extensions["sqlalchemy"].engine
+        while True:
+            self.wake.wait(timeout=60)  # also a periodic sweep for what others left behind
+            self.wake.clear()
+            try:
+                seal(engine)
+            except Exception:  # the next wake-up tries again; verify reports what is unsealed
+                log.exception("sealing the audit log failed")
+
+
+_background = _Background()
+
+
+def _after_commit(session: Session) -> None:
+    if not session.info.pop(UNSEALED, False):
+        return
+    app = current_app._get_current_object()
+    how = mode(app)
+    if how == "background":
+        _background.poke(app)
+    elif how == "inline":
+        try:
+            seal(app.extensions["sqlalchemy"].engine)
+        except Exception:  # committed is committed: a later sealer seals these events
+            log.exception("sealing the audit log after commit failed")
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(UNSEALED, None)
+
+
+def init_app(app: Flask) -> None:
+    """Check the setting and hook the sealer onto every session's commit (once per process)."""
+    mode(app)
+    if not sa_event.contains(Session, "after_commit", _after_commit):
+        sa_event.listen(Session, "after_commit", _after_commit)
+        sa_event.listen(Session, "after_rollback", _after_rollback)
