@@ -77,6 +77,16 @@ def _seed(url: str, assignments: int) -> tuple[str, list[int], dict]:
     return secret, ids, {"answers": answers}
 
 
+def _visit_body(assignment: int, template: dict) -> dict:
+    """A complete visit on `assignment`, finished ten minutes ago at the office."""
+    return {"uuid": str(uuid.uuid4()), "assignment": assignment,
+            "started_at": (utcnow() - timedelta(minutes=50)).isoformat(),
+            "ended_at": (utcnow() - timedelta(minutes=10)).isoformat(),
+            "position_start": {"lat": 51.1283, "lon": 71.4304, "accuracy": 15},
+            "position_end": {"lat": 51.1284, "lon": 71.4305, "accuracy": 20},
+            "answers": template["answers"], "device": {"app_version": "bench"}}
+
+
 def _client(port, token, method, path, bodies, stop_at, out):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

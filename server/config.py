@@ -126,7 +126,10 @@ def finalise(config, instance_path: str) -> None:
     # A database host that drops packets must not hang requests until the OS gives up: a bounded
     # connect, TCP keepalives and tcp_user_timeout on the socket, and a statement timeout.
     tcp_ms = _whole(config["DB_TCP_TIMEOUT_MS"]) or 10000
-    engine_options = {"pool_pre_ping": True, "connect_args": {
+    # No pre-ping (a round trip per request): connections are recycled before servers and
+    # firewalls drop idle ones, and a connection found dead invalidates the pool, answers 503
+    # (errors.py) and, on the intake fast path, is retried once (docs/deployment.md).
+    engine_options = {"pool_recycle": 300, "connect_args": {
         "connect_timeout": _whole(config["DB_CONNECT_TIMEOUT"]) or 5,
         "keepalives": 1, "keepalives_idle": max(1, tcp_ms // 2000),
         "keepalives_interval": max(1, tcp_ms // 4000), "keepalives_count": 3,

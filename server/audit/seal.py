@@ -131,9 +131,12 @@ _background = _Background()
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(UNSEALED, False):
-        return
-    app = current_app._get_current_object()
+    if session.info.pop(UNSEALED, False):
+        committed(current_app._get_current_object())
+
+
+def committed(app: Flask) -> None:
+    """Events were committed (by a session, or a statement in autocommit): seal as configured."""
     how = mode(app)
     if how == "background":
         _background.poke(app)

@@ -1,0 +1,335 @@
+"""The PostgreSQL fast path of POST /api/v1/visits: a new visit in two round trips.
+
+1. One read, outside any transaction block: the bearer token with its user, whether the UUID is
+   already stored, the assignment (with its office and form version) and the audit event's seq.
+2. One data-modifying statement, atomic on its own (autocommit: no BEGIN, no COMMIT): the
+   assignment moves from open to done and, only if it did, the visit, its answers, section
+   scores, findings, flags, the submission body, the audit event (unsealed, see
+   server/audit/seal.py) and the token's last_used_at are inserted. Follow-up inserts for a
+   stored visit go in `follow_ups()` below, as members of that same statement.
+
+Everything else takes the ORM path (service.submit_visit), which gives the exact answer:
+replays, conflicts, evidence, unplanned visits, cookies, any shape error, SQLite. The fast path
+checks, scores and flags with the same functions (service._check), so it accepts and refuses
+exactly what the ORM path does; it only answers 201 itself and otherwise steps aside before
+writing anything (or after a write that stored nothing).
+"""
+from __future__ import annotations
+
+import json
+import uuid as uuid_module
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from flask import Response, current_app, g, request
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from ..assignments.models import AssignmentStatus
+from ..audit import seal
+from ..audit.service import prepared_event, with_digest
+from ..auth.models import ApiToken, Role, User
+from ..auth.service import LAST_USED_RESOLUTION, TOKEN_PREFIX, hash_token
+from ..db import UTCDateTime, utcnow
+from ..extensions import db
+from ..forms.models import FormVersion
+from ..receipts import service as receipts
+from ..rest import request_body
+from . import service
+from .schemas import SHAPE_ERRORS, VisitIn
+from .views import dump_visit
+
+_VISIT_IN = VisitIn()
+_TIME = UTCDateTime()
+
+_READ = sa.text(
+    "SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, u.id AS user_id, "
+    "u.login, u.role, u.active, "
+    "EXISTS (SELECT 1 FROM visits v WHERE v.uuid = :uuid) AS stored, "
+    "a.id AS assignment_id, a.status, a.window_start, a.window_end, a.office_id, "
+    "a.form_version_id, o.code AS office_code, o.lat, o.lon, fv.version, fv.sha256, "
+    "f.key AS form_key, nextval(pg_get_serial_sequence('audit_events', 'seq')) AS event_seq, "
+    "EXISTS (SELECT 1 FROM receipt_keys k WHERE k.key_id = :key_id) AS key_known "
+    "FROM api_tokens t JOIN users u ON u.id = t.user_id "
+    "LEFT JOIN assignments a ON a.id = :assignment AND a.inspector_id = u.id "
+    "LEFT JOIN offices o ON o.id = a.office_id "
+    "LEFT JOIN form_versions fv ON fv.id = a.form_version_id "
+    "LEFT JOIN survey_forms f ON f.id = fv.form_id "
+    "WHERE t.token_hash = :token_hash"
+).columns(expires_at=_TIME, revoked_at=_TIME, last_used_at=_TIME, window_start=_TIME,
+          window_end=_TIME, role=User.__table__.c.role.type)
+
+_WRITE_HEAD = (
+    "WITH a AS (UPDATE assignments SET status = 'done' WHERE id = :assignment_id "
+    "AND status = 'open' RETURNING id), "
+    "v AS (INSERT INTO visits (uuid, assignment_id, office_id, form_version_id, inspector_id, "
+    "started_at, ended_at, position_start, position_end, device, status, score, "
+    "score_uncapped, section_scores, critical, revision, submitted_at, updated_at) "
+    "SELECT :uuid, a.id, :office_id, :form_version_id, :inspector_id, :started_at, :ended_at, "
+    "CAST(:position_start AS jsonb), CAST(:position_end AS jsonb), CAST(:device AS jsonb), "
+    "'submitted', :score, :score_uncapped, CAST(:section_scores AS jsonb), "
+    "CAST(:critical AS jsonb), 1, :now, :now FROM a RETURNING id), "
+    "ans AS (INSERT INTO answers (visit_id, question_id, value, not_applicable, note) "
+    "SELECT v.id, q, CAST(x AS jsonb), na, n FROM v, unnest(CAST(:questions AS varchar[]), "
+    "CAST(:values AS text[]), CAST(:nas AS boolean[]), CAST(:notes AS text[])) "
+    "WITH ORDINALITY AS t(q, x, na, n, i) ORDER BY i), "
+    "sec AS (INSERT INTO visit_section_scores (visit_id, section_id, score) "
+    "SELECT v.id, s, x FROM v, unnest(CAST(:sections AS varchar[]), "
+    "CAST(:section_values AS double precision[])) AS t(s, x)), "
+    "fin AS (INSERT INTO visit_findings (visit_id, question_id) "
+    "SELECT v.id, q FROM v, unnest(CAST(:findings AS varchar[])) AS t(q)), "
+    "fl AS (INSERT INTO flags (visit_id, kind, severity, detail) "
+    "SELECT v.id, k, s, CAST(d AS jsonb) FROM v, unnest(CAST(:flag_kinds AS varchar[]), "
+    "CAST(:flag_severities AS varchar[]), CAST(:flag_details AS text[])) "
+    "WITH ORDINALITY AS t(k, s, d, i) ORDER BY i), "
+    "sub AS (INSERT INTO visit_submissions (visit_id, revision, body, body_sha256, "
+    "received_at, score) SELECT v.id, 1, CAST(:body AS json), :sha, :now, :score FROM v), "
+    "ev AS (INSERT INTO audit_events (seq, at, actor_id, actor_login, action, object_type, "
+    "object_id, payload, digest) SELECT :event_seq, :event_at, :inspector_id, :login, "
+    "'visit_submitted', 'visit', :uuid_text, CAST(:payload AS json), :digest FROM v), "
+    "tok AS (UPDATE api_tokens SET last_used_at = :now WHERE id = :token_id AND :touch "
+    "AND EXISTS (SELECT 1 FROM v))")
+
+
+@dataclass
+class FollowUp:
+    """One more member of the write statement: `sql` is `name AS (INSERT ... SELECT v.id, ...
+    FROM v ...)` (v is the stored visit's row), `params` its bind values (names prefixed)."""
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StoredVisit:
+    """What the fast path is about to store: enough for a follow-up to decide and insert."""
+    uuid: uuid_module.UUID
+    inspector_id: int
+    office_id: int
+    score: float | None
+    critical: list[str]
+    flags: list[str]
+
+
+def follow_ups(stored: StoredVisit) -> list[FollowUp]:
+    """Inserts that must land with a new visit (in the same statement, atomically). The ORM
+    path's counterpart is the end of service.submit_visit. None yet."""
+    return []
+
+
+_STATEMENTS: dict[tuple[str, ...], sa.TextClause] = {}
+
+
+def _write_statement(extra: list[FollowUp]) -> sa.TextClause:
+    key = tuple(f.sql for f in extra)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = sa.text(_WRITE_HEAD + "".join(", " + f.sql for f in extra) + " SELECT id FROM v")
+        _STATEMENTS[key] = stmt
+    return stmt
+
+
+def enabled(app) -> bool:
+    cached = app.extensions.get("adal_fast_intake")
+    if cached is None:
+        cached = bool(app.config.get("FAST_INTAKE", True)) and \
+            app.extensions["sqlalchemy"].engine.dialect.name == "postgresql"
+        app.extensions["adal_fast_intake"] = cached
+    return cached
+
+
+def fast_path(view):
+    """Put around the POST /visits view: answers a plain new visit itself, else calls `view`."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        response = try_fast() if enabled(current_app) else None
+        return response if response is not None else view(*args, **kwargs)
+    return wrapped
+
+
+class _Version:
+    """What service.compiled() needs of a form version; the definition is read only on a miss."""
+
+    def __init__(self, version_id: int, sha256: str) -> None:
+        self.id, self.sha256 = version_id, sha256
+
+    @property
+    def definition(self) -> dict:
+        return db.session.scalar(sa.select(FormVersion.definition)
+                                 .where(FormVersion.id == self.id))
+
+
+class _Office:
+    def __init__(self, lat: float, lon: float) -> None:
+        self.lat, self.lon = lat, lon
+
+
+class _Visit:
+    def __init__(self, uuid, office: _Office) -> None:
+        self.uuid, self.office = uuid, office
+
+
+def _plain(body: dict) -> bool:
+    """A body the fast path may take: planned, answers without evidence."""
+    if not isinstance(body.get("assignment"), int) or not isinstance(body.get("answers"), list):
+        return False
+    return all(isinstance(item, dict) and not item.get("evidence") for item in body["answers"])
+
+
+def _read(engine, *, secret: str, data: dict, key_id: str):
+    """The read on an autocommit connection (returned with it); a connection the server or a
+    firewall dropped while pooled is retried once on a new one (no pre-ping round trip)."""
+    params = {"uuid": data["uuid"], "assignment": data["assignment"],
+              "token_hash": hash_token(secret), "key_id": key_id}
+    for attempt in (1, 2):
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            return connection, connection.execute(_READ, params).one_or_none()
+        except DBAPIError as exc:
+            connection.close()
+            if not exc.connection_invalidated or attempt == 2:
+                raise  # errors.py: 503 database_unavailable, nothing was stored
+    raise AssertionError("unreachable")
+
+
+def _usable(row, now: datetime) -> bool:
+    return (row is not None and row.active and row.revoked_at is None and row.expires_at > now
+            and row.role == Role.INSPECTOR and not row.stored and row.assignment_id is not None
+            and row.status == AssignmentStatus.OPEN.value)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def try_fast() -> Response | None:
+    """201 with the stored visit, or None: the ORM path answers (nothing was stored)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret.startswith(TOKEN_PREFIX) or len(secret) > 128:
+        return None
+    if request.mimetype != "application/json":
+        return None
+    raw = request_body(request)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict) or not _plain(body):
+        return None
+    data = _VISIT_IN.load(body)
+    if SHAPE_ERRORS in data:
+        return None
+    app = current_app._get_current_object()
+    key_id = _receipt_key_id()
+    now = utcnow()
+    connection, row = _read(app.extensions["sqlalchemy"].engine, secret=secret, data=data,
+                            key_id=key_id)
+    with connection:
+        if not _usable(row, now) or not row.key_known:
+            return None  # a new signing key is registered on the ORM path, once
+        app.extensions.setdefault("adal_receipt_keys", set()).add(key_id)
+        stored = _check_and_store(connection, app=app, row=row, data=data, body=body, now=now)
+    if stored is None:
+        return None
+    view, params = stored
+    seal.committed(app)
+    token = ApiToken(id=row.token_id, user_id=row.user_id, expires_at=row.expires_at)
+    g.adal_user = User(id=row.user_id, login=row.login, role=row.role, active=True)
+    g.adal_token = token
+    view["receipt"] = receipts.sign(
+        kind="visit", subject=str(data["uuid"]), sha256=params["sha"],
+        size=len(receipts.canonical(body)), received_at=now, audit_event=params["event_seq"])
+    return Response(orjson.dumps(dump_visit(view)), status=201, mimetype="application/json")
+
+
+def _receipt_key_id() -> str:
+    """The id of the receipt signing key; the read checks it is registered, so that signing
+    will not touch the database."""
+    cached = current_app.extensions.get("adal_receipt_key_id")
+    if cached is None:
+        raw = receipts.public_bytes(receipts._private_key().public_key())
+        cached = current_app.extensions["adal_receipt_key_id"] = receipts.key_id_of(raw)
+    return cached
+
+
+def _lang() -> str:
+    return request.accept_languages.best_match(("kk", "ru", "en", "uz")) or "en"
+
+
+def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datetime):
+    form = service.compiled(_Version(row.form_version_id, row.sha256))
+    visit = _Visit(data["uuid"], _Office(row.lat, row.lon))
+    inspector = User(id=row.user_id, login=row.login)
+    intake = service._check(visit=visit, form=form, inspector=inspector, data=data,
+                            lang=_lang(), window=(row.window_start, row.window_end))
+    result = intake.result
+    sha = service.body_sha256(body)
+    critical = list(result.critical)
+    flags = [f.kind for f in intake.flags]
+    event = with_digest(prepared_event(
+        "visit_submitted", actor=inspector, object_type="visit", object_id=data["uuid"],
+        payload={"revision": 1, "office": row.office_code,
+                 "form": f"{row.form_key}/v{row.version}", "score": result.score,
+                 "critical": critical, "flags": flags, "body_sha256": sha}), row.event_seq)
+    answers = data["answers"]
+    sections = {k: v for k, v in result.sections.items() if v is not None}
+    position_start = service._position(data.get("position_start"))
+    position_end = service._position(data.get("position_end"))
+    params = {
+        "assignment_id": row.assignment_id, "uuid": data["uuid"], "office_id": row.office_id,
+        "form_version_id": row.form_version_id, "inspector_id": row.user_id,
+        "started_at": data["started_at"], "ended_at": data["ended_at"],
+        "position_start": _dumps(position_start), "position_end": _dumps(position_end),
+        "device": _dumps(data.get("device") or {}), "score": result.score,
+        "score_uncapped": result.uncapped, "section_scores": _dumps(result.sections),
+        "critical": _dumps(critical), "now": now,
+        "questions": [item["question"] for item in answers],
+        "values": [json.dumps(item.get("value")) for item in answers],
+        "nas": [item.get("not_applicable", False) for item in answers],
+        "notes": [item.get("note", "") for item in answers],
+        "sections": list(sections), "section_values": [float(v) for v in sections.values()],
+        "findings": critical, "flag_kinds": flags,
+        "flag_severities": [f.severity for f in intake.flags],
+        "flag_details": [json.dumps(f.detail) for f in intake.flags],
+        "body": json.dumps(body), "sha": sha, "event_seq": row.event_seq,
+        "event_at": event["at"], "login": row.login, "uuid_text": str(data["uuid"]),
+        "payload": json.dumps(event["payload"]), "digest": event["digest"],
+        "token_id": row.token_id,
+        "touch": row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION,
+    }
+    extra = follow_ups(StoredVisit(uuid=data["uuid"], inspector_id=row.user_id,
+                                   office_id=row.office_id, score=result.score,
+                                   critical=critical, flags=flags))
+    for follow_up in extra:
+        params.update(follow_up.params)
+    try:
+        visit_id = connection.execute(_write_statement(extra), params).scalar()
+    except IntegrityError:  # a twin with this UUID was stored first: the ORM path replays it
+        return None
+    if visit_id is None:  # the assignment stopped being open since the read
+        return None
+    view = {
+        "uuid": data["uuid"], "status": "submitted", "assignment": row.assignment_id,
+        "office": row.office_code, "inspector": row.login, "form_key": row.form_key,
+        "form_version": row.version, "started_at": data["started_at"],
+        "ended_at": data["ended_at"], "position_start": position_start,
+        "position_end": position_end, "score": result.score,
+        "score_uncapped": result.uncapped, "section_scores": result.sections,
+        "critical": critical,
+        "flags": [{"kind": f.kind, "severity": f.severity, "detail": f.detail}
+                  for f in intake.flags],
+        "answers": [{"question_id": item["question"], "value": item.get("value"),
+                     "not_applicable": item.get("not_applicable", False),
+                     "note": item.get("note", ""), "evidence": [], "corrected": None}
+                    for item in answers],
+        "lost_points": service._lost(result), "revision": 1, "submitted_at": now,
+        "history": [{"at": event["at"], "action": "visit_submitted", "actor": row.login,
+                     "revision": 1, "detail": event["payload"]}],
+        "revisions": [service._revision(revision=1, received_at=now, score=result.score,
+                                        body=body, corrected={})],
+    }
+    return view, params
