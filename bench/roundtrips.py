@@ -88,10 +88,12 @@ def per_visit(client, app, headers: dict, bodies: list[dict]) -> float:
     with app.app_context():
         engine = db.engine
     with RoundTrips(engine) as trips:
+        opened = None  # the first request opens the pool's connection: its setup is not a visit's
         for body in bodies:
             response = client.post("/api/v1/visits", json=body, headers=headers)
             assert response.status_code == 201, response.get_json()
-        return trips.count / len(bodies)
+            opened = trips.count if opened is None else opened
+        return (trips.count - opened) / (len(bodies) - 1)
 
 
 def main() -> None:
