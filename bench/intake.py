@@ -180,9 +180,10 @@ def _preload(url: str, n: int, token_user: str = "bench") -> None:
             now = utcnow()
             at = now - timedelta(days=30)
             with cur.copy("COPY assignments (id, office_id, form_version_id, inspector_id, "
-                          "window_start, window_end, status, warnings) FROM STDIN") as copy:
+                          "window_start, window_end, status, warnings, created_at) FROM STDIN"
+                          ) as copy:
                 for i in range(n):
-                    copy.write_row((first_a + i, office, version, user, at, now, "done", "[]"))
+                    copy.write_row((first_a + i, office, version, user, at, now, "done", "[]", at))
             visit_uuids = [uuid.uuid4() for _ in range(n)]
             with cur.copy("COPY visits (uuid, assignment_id, office_id, form_version_id, "
                           "inspector_id, started_at, ended_at, device, status, score, "
@@ -229,7 +230,7 @@ def _round_trips(url: str, token: str, ids: list[int], template: dict) -> float:
     for _ in range(2):  # the receipt key's registration, caches
         client.post("/api/v1/visits", json=_visit_body(ids.pop(), template), headers=headers)
     figure = per_visit(client, app, headers, [_visit_body(ids.pop(), template)
-                                              for _ in range(10)])
+                                              for _ in range(40)])
     with app.app_context():
         db.engine.dispose()
     return figure

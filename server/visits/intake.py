@@ -36,7 +36,7 @@ from ..db import UTCDateTime, utcnow
 from ..extensions import db
 from ..forms.models import FormVersion
 from ..receipts import service as receipts
-from ..rest import request_body
+from ..rest import hostile_text_errors, request_body
 from . import service
 from .schemas import SHAPE_ERRORS, VisitIn
 from .views import dump_visit
@@ -218,8 +218,8 @@ def try_fast() -> Response | None:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(body, dict) or not _plain(body):
-        return None
+    if not isinstance(body, dict) or not _plain(body) or hostile_text_errors(body):
+        return None  # NUL or lone surrogates: the ORM path's parser names the fields
     data = _VISIT_IN.load(body)
     if SHAPE_ERRORS in data:
         return None

@@ -158,6 +158,10 @@ def test_what_the_fast_path_cannot_answer_goes_to_the_orm_path_unharmed(
     other = client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[1]),
                         headers=world["other_inspector"])
     assert other.status_code == 422  # not their assignment
+    nul = visit_payload(default_form, assignment=ids[1])
+    nul["answers"][0]["note"] = "a\x00b"
+    refused = client.post("/api/v1/visits", json=nul, headers=headers)
+    assert refused.status_code == 422 and "NUL" in refused.json["detail"]
     assert count(Visit) == 1
     with app.app_context():
         assert db.session.get(Assignment, ids[1]).status == "open"
@@ -182,3 +186,24 @@ def test_a_dropped_pooled_connection_is_retried_once(pg, app, client, world, def
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(AuditEvent.seq)).where(
             AuditEvent.action == "visit_submitted")) == 2
+
+
+def test_a_database_gone_mid_request_is_503_and_nothing_stored(
+        pg, app, client, world, default_form, monkeypatch, count):
+    ids = _assignments(app, world, 2)
+    headers = world["inspector"]
+    assert client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
+                       headers=headers).status_code == 201
+
+    def gone(*args, **kwargs):
+        raise sa.exc.OperationalError("WITH a AS (...)", {}, Exception("server closed the "
+                                                                      "connection"))
+
+    monkeypatch.setattr(intake, "_write_statement", lambda extra: sa.text("SELECT 1"))
+    monkeypatch.setattr(sa.engine.Connection, "execute", gone)
+    answer = client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[1]),
+                         headers=headers)
+    monkeypatch.undo()
+    assert answer.status_code == 503
+    assert answer.json["code"] == "database_unavailable"
+    assert count(Visit) == 1
