@@ -166,6 +166,7 @@ def _preload(url: str, n: int, token_user: str = "bench") -> None:
         raw = db.engine.raw_connection()
         try:
             cur = raw.cursor()
+            cur.execute("SET statement_timeout = 0")  # the app's 10 s is for requests
             cur.execute("SELECT o.id, v.id, u.id FROM offices o, form_versions v, users u "
                         "WHERE u.login = %s", (token_user,))
             office, version, user = cur.fetchone()
