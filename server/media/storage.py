@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from .. import failpoints
+
 
 class StorageError(RuntimeError):
     """The store failed; the message says which operation and key."""
@@ -89,6 +91,7 @@ class LocalStorage:
                         size += len(block)
                     out.flush()
                     os.fsync(out.fileno())
+                failpoints.hit("local.save_written")
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -115,6 +118,7 @@ class LocalStorage:
             tmp = target.parent / f".tmp-link-{os.getpid()}-{path.name}"
             tmp.unlink(missing_ok=True)
             os.link(path, tmp)
+            failpoints.hit("local.save_written")
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise _os_error("save", key, exc) from exc
