@@ -25,7 +25,7 @@ from server.media import service
 from server.media.models import MediaObject, Upload
 from tests import factories
 
-from .conftest import jpeg_bytes
+from .conftest import S3_KEYS, jpeg_bytes
 from .faults import Gunicorn, wait_until
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -35,7 +35,7 @@ class Live:
     """The gunicorn server, the failpoints file it reads, and an app on the same database and
     folders for looking at what it stored."""
 
-    def __init__(self, folder, sqlite_template):
+    def __init__(self, folder, sqlite_template, **extra):
         self.folder = folder
         self.points = folder / "failpoints"
         self.points.write_text("")
@@ -44,7 +44,7 @@ class Live:
         database = folder / "adal.sqlite3"
         settings = {"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "k" * 32,
                     "MEDIA_ROOT": str(self.media), "UPLOAD_SPOOL": str(self.spool),
-                    "SIGNING_KEY": base64.b64encode(b"s" * 32).decode()}
+                    "SIGNING_KEY": base64.b64encode(b"s" * 32).decode(), **extra}
         if sqlite_template is not None:
             shutil.copyfile(sqlite_template, database)
         self.app = create_app({"TESTING": True, **settings},
@@ -93,8 +93,15 @@ class Live:
                       if p.name.startswith((".tmp-", ".work-")))
 
     def check_every_row_has_its_file(self) -> None:
-        for sha, key in self.rows():
-            assert hashlib.sha256((self.media / key).read_bytes()).hexdigest() == sha
+        with self.app.app_context():
+            for media in db.session.scalars(sa.select(MediaObject)):
+                with service.storage_named(media.storage_backend).open(media.storage_key) as fh:
+                    assert hashlib.sha256(fh.read()).hexdigest() == media.sha256
+            db.session.remove()
+
+    def stored(self, key: str) -> bool:
+        with self.app.app_context():
+            return service.default_storage().exists(key)
 
     def restart_worker_after_kill(self, pid: int) -> None:
         wait_until(lambda: self.server.worker_pids() and pid not in self.server.worker_pids(),
@@ -102,21 +109,28 @@ class Live:
         wait_until(self.server.ready, what="the new worker to answer")
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory, sqlite_template):
-    server = Live(tmp_path_factory.mktemp("live"), sqlite_template)
-    yield server
+def _stop(server: Live) -> None:
     server.server.stop()
     with server.app.app_context():
         db.session.remove()
         db.engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _disarmed(live):
-    live.arm("")
-    yield
-    live.arm("")
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, sqlite_template):
+    server = Live(tmp_path_factory.mktemp("live"), sqlite_template)
+    yield server
+    _stop(server)
+
+
+@pytest.fixture(scope="module")
+def live_s3(tmp_path_factory, sqlite_template, moto):
+    """The same on the S3 backend (moto over HTTP, in this test process)."""
+    server = Live(tmp_path_factory.mktemp("live-s3"), sqlite_template,
+                  MEDIA_BACKEND="s3", S3_ENDPOINT_URL=moto.url, S3_BUCKET=moto.new_bucket(),
+                  **S3_KEYS)
+    yield server
+    _stop(server)
 
 
 def _send_all_but(live, data: bytes, last: int) -> str:
@@ -125,9 +139,12 @@ def _send_all_but(live, data: bytes, last: int) -> str:
     return location
 
 
-def test_a_worker_killed_after_storing_before_its_commit_leaves_a_resumable_upload(live):
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_a_worker_killed_after_storing_before_its_commit_leaves_a_resumable_upload(
+        request, store):
     """The worst moment: the original and derivatives stored, the rows flushed, not committed.
     The worker is held there by a `block` failpoint and SIGKILLed from outside."""
+    live = request.getfixturevalue("live" if store == "local" else "live_s3")
     data = jpeg_bytes(width=320, height=240, seed=91)
     sha = hashlib.sha256(data).hexdigest()
     location = _send_all_but(live, data, 1000)
@@ -137,9 +154,9 @@ def test_a_worker_killed_after_storing_before_its_commit_leaves_a_resumable_uplo
     sender = threading.Thread(target=lambda: answer.update(
         resp=_patch_or_error(live, location, len(data) - 1000, data[-1000:])))
     sender.start()
-    original = live.media / service.original_key(sha)
-    wait_until(original.exists, what="the original to be stored")
-    wait_until(lambda: any(live.media.glob(f"derivatives/{sha}/*")), what="derivatives")
+    wait_until(lambda: live.stored(service.original_key(sha)), what="the original stored")
+    wait_until(lambda: live.stored(service.derivative_key(sha, "thumbnail", "image/jpeg")),
+               what="the derivatives stored")
     os.kill(pid, signal.SIGKILL)
     sender.join(10)
     assert isinstance(answer["resp"], Exception)  # the connection died with the worker
