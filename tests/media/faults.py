@@ -95,7 +95,7 @@ class Gunicorn:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
              "-b", f"127.0.0.1:{self.port}", "-w", "1", "--threads", "2",
-             "--graceful-timeout", "1", *args, "wsgi:app"],
+             "--graceful-timeout", "1", "--preload", *args, "wsgi:app"],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self.ready, timeout=20, what=f"gunicorn on {self.url} (see {self.log})")
