@@ -214,7 +214,7 @@ def _receive(spool: service.SpoolLock, *, committed: int, remaining: int,
     result = _Received(count=0)
     compare = spool.shared()
     if compare and spool.path.stat().st_size != committed + remaining:
-        spool.unshare(committed)
+        _unshare(spool, committed)
         compare = False
     # Unbuffered: a full disk shows at the write it fails, never later at a flush or a close
     # (which would answer 500 and could write the buffer back past a truncation).
@@ -247,7 +247,7 @@ def _receive(spool: service.SpoolLock, *, committed: int, remaining: int,
                     result.count += len(block)
                     continue
                 out.close()
-                spool.unshare(committed + result.count)
+                _unshare(spool, committed + result.count)
                 out = open(spool.path, "r+b", buffering=0)  # noqa: SIM115
                 out.seek(committed + result.count)
                 compare = False
@@ -273,6 +273,16 @@ def _receive(spool: service.SpoolLock, *, committed: int, remaining: int,
     return result
 
 
+def _unshare(spool: service.SpoolLock, keep: int) -> None:
+    """`SpoolLock.unshare`, whose copy needs room on the spool disk: 507 if there is none."""
+    try:
+        spool.unshare(keep)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _full_spool() from exc
+        raise
+
+
 def _write_all(out, block: bytes) -> None:
     view = memoryview(block)
     while view:
@@ -283,9 +293,13 @@ def _spool_failed(out, committed: int, exc: OSError) -> None:
     """Drop what was written of the chunk; raise a 507 if the disk is full."""
     out.truncate(committed)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        raise AppError("The server's upload disk is full; nothing of this chunk was kept. "
-                       "Try again later.", status=507, code="spool_full",
-                       title="Insufficient storage", headers={"Retry-After": "60"}) from exc
+        raise _full_spool() from exc
+
+
+def _full_spool() -> AppError:
+    return AppError("The server's upload disk is full; nothing of this chunk was kept. "
+                    "Try again later.", status=507, code="spool_full",
+                    title="Insufficient storage", headers={"Retry-After": "60"})
 
 
 def _discard(spool: service.SpoolLock, committed: int) -> None:

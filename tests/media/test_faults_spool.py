@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from server.media import service
 from server.media.models import MediaObject
+from server.media.storage import build_storages
 from tests.problems import assert_problem
 
 from .conftest import wav_bytes
@@ -99,18 +101,55 @@ def test_a_small_chunk_that_finds_the_disk_full_is_507_too(app, small_disk, tus)
     data = wav_bytes(seconds=10)
     url = tus.new(len(data))
     assert tus.patch(url, 0, data[:1000]).status_code == 204
-    filler = small_disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:  # every page left
-        while os.write(fd, b"\0" * 4096):
-            pass
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    filler = _fill(small_disk)
     resp = tus.patch(url, 1000, data[1000:7000])
     assert_problem(resp, 507, "spool_full")
     assert tus.offset(url) == 1000
     filler.unlink()
     assert tus.patch(url, 1000, data[1000:7000]).status_code == 204
     assert tus.offset(url) == 7000
+
+
+def _fill(disk: Path) -> Path:
+    """A file taking every free page of `disk`; its path."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_spool_that_must_be_copied_on_a_full_disk_is_507_and_the_evidence_untouched(
+        app, small_disk, tus, count):
+    """A completion killed after linking the spool into the store leaves the spool shared with
+    the original; a chunk that differs from it needs a copy of the spool, which a full disk
+    refuses: 507, the original as it was, and the right bytes still complete the upload."""
+    _fresh(small_disk)
+    app.config.update(UPLOAD_SPOOL=str(small_disk / "spool"), MEDIA_ROOT=str(small_disk / "media"))
+    app.extensions["adal_storages"] = build_storages(app.config)
+    data = wav_bytes(seconds=3)  # 48 KB
+    sha = hashlib.sha256(data).hexdigest()
+    url = tus.new(len(data))
+    assert tus.patch(url, 0, data[:-1000]).status_code == 204
+    part = small_disk / "spool" / (url.rsplit("/", 1)[1] + ".part")
+    with open(part, "r+b") as fh:  # what a completion killed after storing leaves
+        fh.seek(len(data) - 1000)
+        fh.write(data[-1000:])
+    with app.app_context():
+        service.default_storage().save_file(service.original_key(sha), part)
+    assert part.stat().st_nlink == 2
+    filler = _fill(small_disk)
+    wrong = data[-1000:-1] + b"!"
+    assert_problem(tus.patch(url, len(data) - 1000, wrong), 507, "spool_full")
+    assert tus.offset(url) == len(data) - 1000
+    assert (small_disk / "media" / service.original_key(sha)).read_bytes() == data
+    filler.unlink()
+    resp = tus.patch(url, len(data) - 1000, data[-1000:])
+    assert resp.status_code == 204, resp.get_data(as_text=True)
+    assert resp.headers["Adal-Media-Sha256"] == sha
+    assert count(MediaObject) == 1
