@@ -69,7 +69,7 @@ DEFAULTS.update({
     "S3_MULTIPART_CHUNK_BYTES": 8 * 1024 * 1024,
     # A store that is down or silent must end in a 503 within seconds, not hang a worker.
     "S3_CONNECT_TIMEOUT": 2,   # seconds to open a connection to the store
-    "S3_READ_TIMEOUT": 10,     # seconds waiting for the store's answer (a silent store)
+    "S3_READ_TIMEOUT": 5,      # seconds waiting for the store's answer (a silent store)
     "S3_MAX_ATTEMPTS": 2,      # attempts per request, the first one included
     "UPLOAD_SPOOL": None,  # None: <instance>/uploads
     "UPLOAD_MAX_BYTES": 1024 ** 3,

@@ -189,7 +189,7 @@ class S3Storage:
                  region: str | None = None, access_key_id: str | None = None,
                  secret_access_key: str | None = None, presign_seconds: int = 300,
                  multipart_chunk_bytes: int = 8 * 1024 * 1024, connect_timeout: float = 2.0,
-                 read_timeout: float = 10.0, max_attempts: int = 2):
+                 read_timeout: float = 5.0, max_attempts: int = 2):
         import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
@@ -360,6 +360,6 @@ def build_storages(config) -> dict[str, Storage]:
             presign_seconds=int(config.get("S3_PRESIGN_SECONDS") or 300),
             multipart_chunk_bytes=int(config.get("S3_MULTIPART_CHUNK_BYTES") or 8 * 1024 * 1024),
             connect_timeout=float(config.get("S3_CONNECT_TIMEOUT") or 2),
-            read_timeout=float(config.get("S3_READ_TIMEOUT") or 10),
+            read_timeout=float(config.get("S3_READ_TIMEOUT") or 5),
             max_attempts=int(config.get("S3_MAX_ATTEMPTS") or 2))
     return storages
