@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from .. import failpoints
+
 
 class StorageError(RuntimeError):
     """The store failed; the message says which operation and key."""
@@ -90,6 +92,7 @@ class LocalStorage:
                         size += len(block)
                     out.flush()
                     os.fsync(out.fileno())
+                failpoints.hit("local.save_written")
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -116,6 +119,7 @@ class LocalStorage:
             tmp = target.parent / f".tmp-link-{os.getpid()}-{path.name}"
             tmp.unlink(missing_ok=True)
             os.link(path, tmp)
+            failpoints.hit("local.save_written")
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise _os_error("save", key, exc) from exc
@@ -204,7 +208,7 @@ class S3Storage:
                  region: str | None = None, access_key_id: str | None = None,
                  secret_access_key: str | None = None, presign_seconds: int = 300,
                  multipart_chunk_bytes: int = 8 * 1024 * 1024, connect_timeout: float = 2.0,
-                 read_timeout: float = 60.0, max_attempts: int = 2):
+                 read_timeout: float = 5.0, max_attempts: int = 2):
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
 
@@ -213,8 +217,9 @@ class S3Storage:
         config = Config(
             connect_timeout=connect_timeout, read_timeout=read_timeout,
             # A store that is down must show as a 503 within seconds, not after minutes of
-            # retries; the client retries the whole request later anyway.
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            # retries; the client retries the whole request later anyway. total_max_attempts
+            # counts the first attempt (botocore's max_attempts would not).
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             # Most self-hosted stores (MinIO, Ceph, moto) want bucket names in the path.
             s3={"addressing_style": "path" if endpoint_url else "auto"},
             signature_version="s3v4",
@@ -371,5 +376,8 @@ def build_storages(config) -> dict[str, Storage]:
             region=config.get("S3_REGION"), access_key_id=config.get("S3_ACCESS_KEY_ID"),
             secret_access_key=config.get("S3_SECRET_ACCESS_KEY"),
             presign_seconds=int(config.get("S3_PRESIGN_SECONDS") or 300),
-            multipart_chunk_bytes=int(config.get("S3_MULTIPART_CHUNK_BYTES") or 8 * 1024 * 1024))
+            multipart_chunk_bytes=int(config.get("S3_MULTIPART_CHUNK_BYTES") or 8 * 1024 * 1024),
+            connect_timeout=float(config.get("S3_CONNECT_TIMEOUT") or 2),
+            read_timeout=float(config.get("S3_READ_TIMEOUT") or 5),
+            max_attempts=int(config.get("S3_MAX_ATTEMPTS") or 2))
     return storages
