@@ -29,7 +29,7 @@ from ..offices.models import OFFICE_KINDS, Office, Region
 from ..periods import Period, parse_period
 from ..recommendations.service import follow_up
 from ..visits.models import Visit, VisitFinding, VisitSectionScore, VisitStatus
-from . import stats
+from . import rollup, stats, summaries
 from .models import PublishedReport
 
 log = logging.getLogger(__name__)
@@ -139,14 +139,18 @@ def _approved_in(period: Period, clauses: list) -> list:
 def _totals(period: Period, clauses: list) -> tuple[dict, set[int]]:
     """Per office: visits, scored visits, sum and sum of squares; and the form versions used.
     Grouped by form version too, only to learn which versions label the sections."""
-    query = (sa.select(_v.c.office_id, _v.c.form_version_id, sa.func.count(),
-                       sa.func.count(_v.c.score), sa.func.sum(_v.c.score),
-                       sa.func.sum(_v.c.score * _v.c.score))
-             .where(*_approved_in(period, clauses))
-             .group_by(_v.c.office_id, _v.c.form_version_id))
+    if summaries.covers(period):  # a half-year: from the summaries
+        rows = [row[1:] for row in rollup.totals([period.label], clauses)]
+    else:
+        rows = db.session.execute(
+            sa.select(_v.c.office_id, _v.c.form_version_id, sa.func.count(),
+                      sa.func.count(_v.c.score), sa.func.sum(_v.c.score),
+                      sa.func.sum(_v.c.score * _v.c.score))
+            .where(*_approved_in(period, clauses))
+            .group_by(_v.c.office_id, _v.c.form_version_id))
     totals: dict[int, _Totals] = defaultdict(_Totals)
     versions: set[int] = set()
-    for office_id, version_id, visits, scored, total, squares in db.session.execute(query):
+    for office_id, version_id, visits, scored, total, squares in rows:
         t = totals[office_id]
         t.visits += visits
         t.scored += scored
@@ -159,6 +163,8 @@ def _totals(period: Period, clauses: list) -> tuple[dict, set[int]]:
 
 def _means(period: Period, clauses: list) -> dict[int, stats.MeanInterval]:
     """Per office: the mean and interval of approved visits' scores (for change and trend)."""
+    if summaries.covers(period):
+        return rollup.means(period.label, clauses)
     query = (sa.select(_v.c.office_id, sa.func.count(_v.c.score), sa.func.sum(_v.c.score),
                        sa.func.sum(_v.c.score * _v.c.score))
              .where(*_approved_in(period, clauses), _v.c.score.is_not(None))
@@ -168,6 +174,8 @@ def _means(period: Period, clauses: list) -> dict[int, stats.MeanInterval]:
 
 
 def _section_means(period: Period, clauses: list) -> dict[int, dict[str, float]]:
+    if summaries.covers(period):
+        return rollup.section_means(period.label, clauses)
     query = (sa.select(_v.c.office_id, _s.c.section_id, sa.func.avg(_s.c.score))
              .select_from(_s.join(_v, _v.c.id == _s.c.visit_id))
              .where(*_approved_in(period, clauses))
@@ -179,6 +187,8 @@ def _section_means(period: Period, clauses: list) -> dict[int, dict[str, float]]
 
 
 def _finding_counts(period: Period, clauses: list) -> dict[int, dict[str, int]]:
+    if summaries.covers(period):
+        return rollup.finding_counts(period.label, clauses)
     # (visit_id, question_id) is the key of visit_findings: count(*) counts visits.
     query = (sa.select(_v.c.office_id, _f.c.question_id, sa.func.count())
              .select_from(_f.join(_v, _v.c.id == _f.c.visit_id))
@@ -451,7 +461,10 @@ def _trends(period: Period, cfg: Settings, clauses: list) -> tuple[list[str], di
     ending with `period`, for the offices with approved visits in any of them: one grouped
     query per period."""
     periods = periods_before(period, cfg.tz, TREND_PERIODS)
-    means = {each.label: _means(each, clauses) for each in periods}
+    if all(summaries.covers(each) for each in periods):  # one query over the summaries
+        means = rollup.means_by_period([each.label for each in periods], clauses)
+    else:
+        means = {each.label: _means(each, clauses) for each in periods}
     offices = {oid for by_office in means.values() for oid in by_office}
     return ([each.label for each in periods],
             {oid: _trends_of(periods, means, oid, cfg) for oid in offices})
