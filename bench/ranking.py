@@ -109,9 +109,9 @@ def _generate(n_offices: int, per_office: int, version_id: int, inspector_id: in
             visits.append((visit_id, uuid.uuid4(), office_id, version_id, inspector_id, started,
                            started + timedelta(minutes=40), "{}", "approved", score, score,
                            json.dumps(section_scores), json.dumps(found), 1, now, now))
-            answers.extend((visit_id, q, '"yes"', False, "") for q in questions)
             section_rows.extend((visit_id, s, v) for s, v in section_scores.items())
             findings.extend((visit_id, q) for q in found)
+    answers = ((visit[0], q, '"yes"', False, "") for visit in visits for q in questions)
     return visits, answers, section_rows, findings
 
 
