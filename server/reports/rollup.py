@@ -79,3 +79,64 @@ def finding_counts(label: str, clauses: list) -> dict[int, dict[str, int]]:
     for office_id, question_id, visits in db.session.execute(query):
         result[office_id][question_id] = result[office_id].get(question_id, 0) + visits
     return dict(result)
+
+
+def offices_with_totals(labels: list[str], clauses: list) -> list:
+    """The offices of the report, each with its summary totals of these half-years: one query,
+    offices LEFT JOIN report_totals (an office without visits comes once, with NULLs).
+    Rows: id, code, name, kind, active, region, period, form_version_id, visits, scored,
+    score_sum, score_squares."""
+    from ..offices.models import Region
+    _r = Region.__table__
+    joined = (_o.join(_r, _r.c.id == _o.c.region_id)
+              .outerjoin(T, sa.and_(T.c.office_id == _o.c.id, T.c.period.in_(labels))))
+    return db.session.execute(
+        sa.select(_o.c.id, _o.c.code, _o.c.name, _o.c.kind, _o.c.active,
+                  _r.c.code.label("region"), T.c.period, T.c.form_version_id, T.c.visits,
+                  T.c.scored, T.c.score_sum, T.c.score_squares)
+        .select_from(joined).where(*clauses)).all()
+
+
+def fetch(statement) -> list[tuple]:
+    """All rows of a Core SELECT as plain tuples, straight from the driver's cursor in this
+    session's transaction: no Row objects, no result processing (the summary queries bind
+    and return only text and numbers). A ranking of 5,000 offices reads ~35,000 values so;
+    through Result rows that alone cost more than the query."""
+    connection = db.session.connection()
+    compiled = statement.compile(dialect=connection.dialect,
+                                 compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positiontup is not None:  # qmark (SQLite)
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def sections_and_findings(label: str, clauses: list) -> tuple[dict, dict]:
+    """(section means, finding counts) of a half-year, as section_means() and
+    finding_counts() give them: two plain reads of the summary tables, summed over form
+    versions here (an office rarely has more than one in a half-year)."""
+    sums: dict[int, dict[str, list]] = defaultdict(dict)
+    for office_id, section_id, n, total in fetch(
+            sa.select(S.c.office_id, S.c.section_id, S.c.visits, S.c.score_sum)
+            .where(S.c.period == label, *_of_offices(S, clauses))):
+        by_section = sums[office_id]
+        s = by_section.get(section_id)
+        if s is None:
+            by_section[section_id] = [n, total]
+        else:
+            s[0] += n
+            s[1] += total
+    findings: dict[int, dict[str, int]] = defaultdict(dict)
+    for office_id, question_id, n in fetch(
+            sa.select(F.c.office_id, F.c.question_id, F.c.visits)
+            .where(F.c.period == label, *_of_offices(F, clauses))):
+        by_question = findings[office_id]
+        by_question[question_id] = by_question.get(question_id, 0) + n
+    means = {oid: {sid: total / n for sid, (n, total) in by_section.items() if n}
+             for oid, by_section in sums.items()}
+    return means, dict(findings)

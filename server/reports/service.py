@@ -114,6 +114,7 @@ class _Data:
     findings: dict = field(default_factory=dict)  # office id -> {question: visits with it}
     recs: dict = field(default_factory=dict)      # office id -> follow-up figures
     labels: _Labels | None = None
+    localised: dict = field(default_factory=dict)  # labels and critical entries, made once
 
 
 def _office_clauses(*, kind: str | None, scope: Scope, office_id: int | None) -> list:
@@ -200,7 +201,7 @@ def _finding_counts(period: Period, clauses: list) -> dict[int, dict[str, int]]:
     return dict(result)
 
 
-def _recommendation_counts(period: Period, office_ids: list[int]) -> dict[int, dict]:
+def _recommendation_counts(period: Period, office_ids: list[int] | None) -> dict[int, dict]:
     """Per office: the follow-up figures as they stood at the period's end (now, for a period
     not over yet), by the definition of GET /recommendations/follow-up (docs/recommendations.md):
     share = verified / (verified + not_done + overdue)."""
@@ -216,6 +217,9 @@ def _offices(clauses: list) -> list:
 
 
 def _collect(period: Period, tz: str, clauses: list) -> _Data:
+    previous = previous_period(period, tz)
+    if summaries.covers(period) and summaries.covers(previous):
+        return _collect_summaries(period, previous, clauses)
     data = _Data()
     data.totals, versions = _totals(period, clauses)
     # An office closed since still appears for a period in which it has approved visits.
@@ -224,6 +228,43 @@ def _collect(period: Period, tz: str, clauses: list) -> _Data:
     data.sections = _section_means(period, clauses)
     data.findings = _finding_counts(period, clauses)
     data.recs = _recommendation_counts(period, [o.id for o in data.offices])
+    data.labels = _labels(versions)
+    return data
+
+
+def _collect_summaries(period: Period, previous: Period, clauses: list) -> _Data:
+    """_collect from the summaries in three queries: offices with this and the previous
+    half-year's totals, section sums with finding counts, recommendations."""
+    data = _Data()
+    offices: dict[int, object] = {}
+    previous_sums: dict[int, list] = {}
+    versions: set[int] = set()
+    for row in rollup.offices_with_totals([period.label, previous.label], clauses):
+        office_id = row[0]
+        offices.setdefault(office_id, row)
+        if row.period == period.label:
+            t = data.totals.get(office_id)
+            if t is None:
+                t = data.totals[office_id] = _Totals()
+            t.visits += row.visits
+            t.scored += row.scored
+            t.total += row.score_sum
+            t.squares += row.score_squares
+            t.versions[row.form_version_id] = t.versions.get(row.form_version_id, 0) + row.visits
+            versions.add(row.form_version_id)
+        elif row.period is not None:
+            p = previous_sums.setdefault(office_id, [0, 0.0, 0.0])
+            p[0] += row.scored
+            p[1] += row.score_sum
+            p[2] += row.score_squares
+    # An office closed since still appears for a period in which it has approved visits.
+    data.offices = [o for o in offices.values() if o.active or o.id in data.totals]
+    data.previous = {oid: stats.mean_interval(n, total, squares)
+                     for oid, (n, total, squares) in previous_sums.items() if n}
+    data.sections, data.findings = rollup.sections_and_findings(period.label, clauses)
+    # Every office of the programme: no list of thousands of ids to send and match.
+    data.recs = _recommendation_counts(period, None if not clauses else
+                                       [o.id for o in data.offices])
     data.labels = _labels(versions)
     return data
 
@@ -323,6 +364,16 @@ def _critical_asked(totals: _Totals, labels: _Labels, found: dict) -> dict[str, 
     return asked
 
 
+def _question_label(data: _Data, question: str, lang: str | None):
+    """A question's label in `lang`, localised once per report (every office repeats it)."""
+    key = (question, lang)
+    label = data.localised.get(key)
+    if label is None:
+        label = data.localised[key] = localise(data.labels.questions.get(question), lang,
+                                               question)
+    return dict(label) if isinstance(label, dict) else label
+
+
 def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
     """One office's figures, without its rank."""
     totals = data.totals.get(office.id, _Totals())
@@ -338,11 +389,15 @@ def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
     for question, asked in sorted(_critical_asked(totals, data.labels, found).items()):
         # Every critical question of the office's forms, seen or not: 0 of 10 is a finding too.
         count = found.get(question, 0)
-        rate_low, rate_high = stats.wilson_interval(count, asked)
-        critical.append({"question": question,
-                         "label": localise(data.labels.questions.get(question), lang, question),
-                         "visits_with": count, "rate": round(count / asked, 4),
-                         "ci_low": round(rate_low, 4), "ci_high": round(rate_high, 4)})
+        key = (question, count, asked, lang)
+        entry = data.localised.get(key)  # most offices share (0 of 60): figured out once
+        if entry is None:
+            rate_low, rate_high = stats.wilson_interval(count, asked)
+            entry = data.localised[key] = {
+                "question": question, "label": _question_label(data, question, lang),
+                "visits_with": count, "rate": round(count / asked, 4),
+                "ci_low": round(rate_low, 4), "ci_high": round(rate_high, 4)}
+        critical.append(dict(entry))
     return {
         "office": {"code": office.code, "name": localise(office.name, lang, office.code)},
         "region": office.region, "kind": office.kind, "rank": None, "status": NOT_ENOUGH_VISITS,

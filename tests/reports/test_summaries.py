@@ -214,3 +214,25 @@ def test_concurrent_approvals_and_reopenings_of_one_office_keep_exact_sums(
         approved = db.session.scalar(sa.select(sa.func.count()).select_from(Visit).where(
             Visit.status == "approved"))
         assert db.session.scalar(sa.select(sa.func.sum(ReportTotal.visits))) == approved == 6
+
+
+def test_the_ranking_json_is_sent_as_the_schema_would_dump_it(commit, rw, rank, client, world):
+    """GET /reports/ranking skips RankingOut.dump for speed: the service's dict must be
+    exactly its dump (every state: ranked, too few visits, no score, findings, change)."""
+    from server.reports.schemas import RankingOut
+    from tests.reports.builders import MID_H2
+
+    def build():
+        rw.visits(rw.office("RK-1"), [80.0, 70.0, 90.0], findings=("D01",),
+                  sections={"access": 75.0, "integrity": 50.0})
+        rw.visits(rw.office("RK-2", kind="school"), [60.0, None])
+        rw.visits("RK-1", [55.0, 65.0], when=MID_H2.replace(month=3))
+        rw.office("RK-3")
+    commit(build)
+    for lang in ("en", None):
+        report = rank(lang=lang, min_visits=3)
+        assert RankingOut().dump(report) == report
+    resp = client.get("/api/v1/reports/ranking?period=2026H2&lang=en",
+                      headers=world["supervisor"])
+    assert resp.status_code == 200
+    assert resp.json == RankingOut().dump(rank(lang="en"))
