@@ -257,13 +257,18 @@ def _phases(period) -> dict:
 def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
         wished_indexes: bool = False) -> dict:
     """Load the data into a fresh database and time both queries; returns the figures."""
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
-                      "PASSWORD_HASH_PROFILE": "CHEAPEST", "TIMEZONE": TZ})
+    config = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
+              "PASSWORD_HASH_PROFILE": "CHEAPEST", "TIMEZONE": TZ}
+    if backend == "postgresql":  # generating and loading 13.5 M rows outlasts the app's timeouts
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "connect_args": {
+            "options": "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0"}}
+    app = create_app(config)
     with app.app_context():
         db.create_all()
         t0 = time.perf_counter()
         fixed = _fixed_rows(offices)
         rows = _generate(offices, per_office, *fixed)
+        db.session.commit()  # not idle in a transaction while the load runs (a timeout kills it)
         (_load_postgres if backend == "postgresql" else _load_sqlite)(rows)
         del rows
         if wished_indexes:

@@ -4,7 +4,9 @@ live queries in service.py, which still answer periods the summaries do not cove
 months, date ranges)."""
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -90,11 +92,33 @@ def offices_with_totals(labels: list[str], clauses: list) -> list:
     _r = Region.__table__
     joined = (_o.join(_r, _r.c.id == _o.c.region_id)
               .outerjoin(T, sa.and_(T.c.office_id == _o.c.id, T.c.period.in_(labels))))
-    return db.session.execute(
-        sa.select(_o.c.id, _o.c.code, _o.c.name, _o.c.kind, _o.c.active,
-                  _r.c.code.label("region"), T.c.period, T.c.form_version_id, T.c.visits,
-                  T.c.scored, T.c.score_sum, T.c.score_squares)
-        .select_from(joined).where(*clauses)).all()
+    rows = fetch(sa.select(_o.c.id, _o.c.code, _o.c.name, _o.c.kind, _o.c.active,
+                           _r.c.code.label("region"), T.c.period, T.c.form_version_id,
+                           T.c.visits, T.c.scored, T.c.score_sum, T.c.score_squares)
+                 .select_from(joined).where(*clauses))
+    if rows and isinstance(rows[0][2], str):  # SQLite hands JSON back as text
+        names: dict = {}
+        for i, row in enumerate(rows):
+            name = names.get(row[2])
+            if name is None:
+                name = names[row[2]] = json.loads(row[2])
+            rows[i] = (*row[:2], name, *row[3:])
+    return [OfficeTotals(*row) for row in rows]
+
+
+class OfficeTotals(NamedTuple):
+    id: int
+    code: str
+    name: dict
+    kind: str
+    active: bool
+    region: str
+    period: str | None
+    form_version_id: int | None
+    visits: int | None
+    scored: int | None
+    score_sum: float | None
+    score_squares: float | None
 
 
 def fetch(statement) -> list[tuple]:
