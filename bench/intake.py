@@ -215,7 +215,7 @@ def _preload(url: str, n: int, token_user: str = "bench") -> None:
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                             f"(SELECT max({column}) FROM {table}))")
             raw.commit()
-            raw.autocommit = True
+            raw.driver_connection.autocommit = True
             cur.execute("VACUUM ANALYZE")
         finally:
             raw.close()

@@ -16,6 +16,7 @@ writing anything (or after a write that stored nothing).
 """
 from __future__ import annotations
 
+import re
 import uuid as uuid_module
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +33,7 @@ from ..audit import seal
 from ..audit.service import prepared_event, with_digest
 from ..auth.models import ApiToken, Role, User
 from ..auth.service import LAST_USED_RESOLUTION, TOKEN_PREFIX, hash_token
-from ..db import UTCDateTime, utcnow
+from ..db import utcnow
 from ..extensions import db
 from ..forms.models import FormVersion
 from ..receipts import service as receipts
@@ -42,9 +43,15 @@ from .schemas import SHAPE_ERRORS, VisitIn
 from .views import dump_visit
 
 _VISIT_IN = VisitIn()
-_TIME = UTCDateTime()
 
-_READ = sa.text(
+
+def _driver_sql(sql: str) -> str:
+    """`:name` parameters as psycopg's `%(name)s`: the statements run with exec_driver_sql, so
+    no SQLAlchemy compile or type processing per request (psycopg gives aware datetimes)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
+_READ = _driver_sql(
     "SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, u.id AS user_id, "
     "u.login, u.role, u.active, "
     "EXISTS (SELECT 1 FROM visits v WHERE v.uuid = :uuid) AS stored, "
@@ -58,8 +65,7 @@ _READ = sa.text(
     "LEFT JOIN form_versions fv ON fv.id = a.form_version_id "
     "LEFT JOIN survey_forms f ON f.id = fv.form_id "
     "WHERE t.token_hash = :token_hash"
-).columns(expires_at=_TIME, revoked_at=_TIME, last_used_at=_TIME, window_start=_TIME,
-          window_end=_TIME, role=User.__table__.c.role.type)
+)
 
 _WRITE_HEAD = (
     "WITH a AS (UPDATE assignments SET status = 'done' WHERE id = :assignment_id "
@@ -119,14 +125,15 @@ def follow_ups(stored: StoredVisit) -> list[FollowUp]:
     return []
 
 
-_STATEMENTS: dict[tuple[str, ...], sa.TextClause] = {}
+_STATEMENTS: dict[tuple[str, ...], str] = {}
 
 
-def _write_statement(extra: list[FollowUp]) -> sa.TextClause:
+def _write_statement(extra: list[FollowUp]) -> str:
     key = tuple(f.sql for f in extra)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        stmt = sa.text(_WRITE_HEAD + "".join(", " + f.sql for f in extra) + " SELECT id FROM v")
+        stmt = _driver_sql(_WRITE_HEAD + "".join(", " + f.sql for f in extra)
+                           + " SELECT id FROM v")
         _STATEMENTS[key] = stmt
     return stmt
 
@@ -186,7 +193,7 @@ def _read(engine, *, secret: str, data: dict, key_id: str):
     for attempt in (1, 2):
         connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            return connection, connection.execute(_READ, params).one_or_none()
+            return connection, connection.exec_driver_sql(_READ, params).one_or_none()
         except DBAPIError as exc:
             connection.close()
             if not exc.connection_invalidated or attempt == 2:
@@ -196,7 +203,7 @@ def _read(engine, *, secret: str, data: dict, key_id: str):
 
 def _usable(row, now: datetime) -> bool:
     return (row is not None and row.active and row.revoked_at is None and row.expires_at > now
-            and row.role == Role.INSPECTOR and not row.stored and row.assignment_id is not None
+            and row.role == Role.INSPECTOR.value and not row.stored and row.assignment_id is not None
             and row.status == AssignmentStatus.OPEN.value)
 
 
@@ -238,7 +245,7 @@ def try_fast() -> Response | None:
     view, params = stored
     seal.committed(app)
     token = ApiToken(id=row.token_id, user_id=row.user_id, expires_at=row.expires_at)
-    g.adal_user = User(id=row.user_id, login=row.login, role=row.role, active=True)
+    g.adal_user = User(id=row.user_id, login=row.login, role=Role(row.role), active=True)
     g.adal_token = token
     view["receipt"] = receipts.sign(
         kind="visit", subject=str(data["uuid"]), sha256=params["sha"],
@@ -303,7 +310,7 @@ def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datet
     for follow_up in extra:
         params.update(follow_up.params)
     try:
-        visit_id = connection.execute(_write_statement(extra), params).scalar()
+        visit_id = connection.exec_driver_sql(_write_statement(extra), params).scalar()
     except IntegrityError:  # a twin with this UUID was stored first: the ORM path replays it
         return None
     if visit_id is None:  # the assignment stopped being open since the read

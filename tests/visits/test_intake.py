@@ -199,8 +199,7 @@ def test_a_database_gone_mid_request_is_503_and_nothing_stored(
         raise sa.exc.OperationalError("WITH a AS (...)", {}, Exception("server closed the "
                                                                       "connection"))
 
-    monkeypatch.setattr(intake, "_write_statement", lambda extra: sa.text("SELECT 1"))
-    monkeypatch.setattr(sa.engine.Connection, "execute", gone)
+    monkeypatch.setattr(sa.engine.Connection, "exec_driver_sql", gone)
     answer = client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[1]),
                          headers=headers)
     monkeypatch.undo()
