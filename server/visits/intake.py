@@ -16,6 +16,7 @@ writing anything (or after a write that stored nothing).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid as uuid_module
 from dataclasses import dataclass, field
@@ -239,7 +240,11 @@ def try_fast() -> Response | None:
         if not _usable(row, now) or not row.key_known:
             return None  # a new signing key is registered on the ORM path, once
         app.extensions.setdefault("adal_receipt_keys", set()).add(key_id)
-        stored = _check_and_store(connection, app=app, row=row, data=data, body=body, now=now)
+        # The body's canonical JSON once: its SHA-256 is service.body_sha256 (the same text, as
+        # the fast path takes no lone surrogates) and its length the receipt's size.
+        canonical = receipts.canonical(body)
+        stored = _check_and_store(connection, app=app, row=row, data=data, body=body, now=now,
+                                  sha=hashlib.sha256(canonical).hexdigest())
     if stored is None:
         return None
     view, params = stored
@@ -249,7 +254,7 @@ def try_fast() -> Response | None:
     g.adal_token = token
     view["receipt"] = receipts.sign(
         kind="visit", subject=str(data["uuid"]), sha256=params["sha"],
-        size=len(receipts.canonical(body)), received_at=now, audit_event=params["event_seq"])
+        size=len(canonical), received_at=now, audit_event=params["event_seq"])
     return Response(orjson.dumps(dump_visit(view)), status=201, mimetype="application/json")
 
 
@@ -267,14 +272,13 @@ def _lang() -> str:
     return request.accept_languages.best_match(("kk", "ru", "en", "uz")) or "en"
 
 
-def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datetime):
+def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datetime, sha: str):
     form = service.compiled(_Version(row.form_version_id, row.sha256))
     visit = _Visit(data["uuid"], _Office(row.lat, row.lon))
     inspector = User(id=row.user_id, login=row.login)
     intake = service._check(visit=visit, form=form, inspector=inspector, data=data,
                             lang=_lang(), window=(row.window_start, row.window_end))
     result = intake.result
-    sha = service.body_sha256(body)
     critical = list(result.critical)
     flags = [f.kind for f in intake.flags]
     event = with_digest(prepared_event(
