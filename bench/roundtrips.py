@@ -1,10 +1,11 @@
 """Round trips to PostgreSQL, counted on the wire, and the count per visit of both intake paths.
 
-`RoundTrips(engine)` traces every psycopg connection the engine opens while it is active (libpq's
-protocol trace) and counts ReadyForQuery messages (psycopg prepares a statement on the server at its
-fifth execution on a connection: one more round trip, once, included in the figures): the server sends exactly one at the end of
-each simple query and each extended-protocol Sync, so the count is the number of times the
-client waited for the server (BEGIN, COMMIT and pings included), not an estimate.
+`RoundTrips(engine)` traces every psycopg connection the engine opens while it is active
+(libpq's protocol trace) and counts ReadyForQuery messages: the server sends exactly one at the
+end of each simple query and each extended-protocol Sync, so the count is the number of times
+the client waited for the server (BEGIN, COMMIT and pings included), not an estimate. psycopg
+prepares a statement on the server at its fifth execution on a connection: one more round trip,
+once per statement and connection, included in the figures.
 
     python -m bench.roundtrips [--visits 20]
 """

@@ -204,8 +204,8 @@ def _read(engine, *, secret: str, data: dict, key_id: str):
 
 def _usable(row, now: datetime) -> bool:
     return (row is not None and row.active and row.revoked_at is None and row.expires_at > now
-            and row.role == Role.INSPECTOR.value and not row.stored and row.assignment_id is not None
-            and row.status == AssignmentStatus.OPEN.value)
+            and row.role == Role.INSPECTOR.value and not row.stored
+            and row.assignment_id is not None and row.status == AssignmentStatus.OPEN.value)
 
 
 def _dumps(value: Any) -> str:
