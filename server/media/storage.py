@@ -14,6 +14,7 @@ import errno
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -180,6 +181,24 @@ class LocalStorage:
                 raise StorageError("probe object read back differently")
 
 
+_BOTO_SESSION = None
+_BOTO_LOCK = threading.Lock()
+
+
+def _s3_client(**options):
+    """An S3 client from the process's one boto3 session.
+
+    A new session reads botocore's endpoint and service-model JSON from disk again (~0.1 s of
+    CPU each time); one session loads them once. Sessions are not thread-safe, so clients are
+    made under a lock; the clients themselves are."""
+    global _BOTO_SESSION
+    import boto3
+    with _BOTO_LOCK:
+        if _BOTO_SESSION is None:
+            _BOTO_SESSION = boto3.session.Session()
+        return _BOTO_SESSION.client("s3", **options)
+
+
 class S3Storage:
     """Objects in one bucket of an S3-compatible store, through boto3."""
 
@@ -190,7 +209,6 @@ class S3Storage:
                  secret_access_key: str | None = None, presign_seconds: int = 300,
                  multipart_chunk_bytes: int = 8 * 1024 * 1024, connect_timeout: float = 2.0,
                  read_timeout: float = 5.0, max_attempts: int = 2):
-        import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
 
@@ -206,8 +224,8 @@ class S3Storage:
             s3={"addressing_style": "path" if endpoint_url else "auto"},
             signature_version="s3v4",
         )
-        self.client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint_url or None, region_name=region or None,
+        self.client = _s3_client(
+            endpoint_url=endpoint_url or None, region_name=region or None,
             aws_access_key_id=access_key_id or None,
             aws_secret_access_key=secret_access_key or None, config=config)
         # Parts of a bounded size, two at a time: memory stays flat whatever the object's size.
