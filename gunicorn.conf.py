@@ -1,9 +1,10 @@
 """gunicorn settings for Adal: `gunicorn -c gunicorn.conf.py wsgi:app` (docs/deployment.md).
 
-The production configuration (and the one bench/intake.py runs): gthread workers, one per core
-(WEB_CONCURRENCY overrides), 4 threads each (ADAL_WEB_THREADS) to cover the time a request waits
-on PostgreSQL; chosen from the runs in docs/benchmarks.md ("Visit intake"). Command-line options
-override these. The request limits are explicit, and set above the proxy's
+gunicorn also reads this file by itself when started in this folder; command-line options
+override it. Bind (`-b`, default 127.0.0.1:8000) and workers (`-w`, or WEB_CONCURRENCY) are left
+to the command line: in production one worker per core (`-w $(nproc)`), with 4 threads each
+(ADAL_WEB_THREADS) to cover the time a request waits on PostgreSQL; chosen from the runs in
+docs/benchmarks.md ("Visit intake"). The request limits are explicit, and set above the proxy's
 (nginx `large_client_header_buffers 4 8k`), so a request the proxy lets through is never
 refused here; the proxy answers longer ones itself with Adal's problem JSON.
 
@@ -15,14 +16,11 @@ writer below makes that answer problem+json like every other Adal error
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 
 import gunicorn.util
 
-bind = os.environ.get("ADAL_BIND", "127.0.0.1:8000")
 worker_class = "gthread"  # a slow phone's chunk must not hold a whole worker (docs/media.md)
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 threads = int(os.environ.get("ADAL_WEB_THREADS", "4"))
 timeout = 120
 keepalive = 5  # seconds: clients (the app, the load balancer) reuse connections

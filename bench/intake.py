@@ -260,7 +260,8 @@ def main(argv=None) -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
          "wsgi:app"], cwd=PROJECT_ROOT,
-        env={**env, "WEB_CONCURRENCY": str(args.workers), "ADAL_WEB_THREADS": str(args.threads)})
+        env={**env, "WEB_CONCURRENCY": str(args.workers),
+             "ADAL_WEB_THREADS": str(args.threads)})
     accepted: list[str] = []
     try:
         for _ in range(100):
