@@ -80,12 +80,39 @@ def upgrade():
                    f"IDENTITY (START WITH {int(start)})")
 
 
+def _body(row) -> str:
+    return json.dumps({
+        "seq": row.seq, "at": _aware(row.at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor_id": row.actor_id, "actor_login": row.actor_login, "action": row.action,
+        "object_type": row.object_type, "object_id": row.object_id,
+        "payload": row.payload if isinstance(row.payload, dict) else json.loads(row.payload),
+    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def downgrade():
+    # The earlier schema chains in seq order and needs every event chained: events not sealed
+    # yet are sealed here (as the sealer would), nothing is dropped. Events the sealer chained
+    # out of seq order keep their hashes; the earlier verifier would name the first of them.
     bind = op.get_bind()
-    if bind.scalar(sa.text("SELECT count(*) FROM audit_events WHERE chain_seq IS NULL "
-                           "OR chain_seq <> seq")):
-        raise RuntimeError("Some audit events are unsealed or were sealed out of seq order; the "
-                           "earlier schema cannot hold them. Nothing was changed.")
+    head = bind.execute(sa.text("SELECT seq, hash FROM audit_head WHERE id = 1")).one_or_none()
+    position, prev = (head.seq, head.hash) if head is not None else (0, "0" * 64)
+    rows = bind.execute(sa.text(
+        "SELECT seq, at, actor_id, actor_login, action, object_type, object_id, payload "
+        "FROM audit_events WHERE chain_seq IS NULL ORDER BY seq")).all()
+    for row in rows:
+        position += 1
+        digest = hashlib.sha256((prev + _body(row)).encode("utf-8")).hexdigest()
+        bind.execute(sa.text("UPDATE audit_events SET chain_seq = :c, prev_hash = :p, hash = :h "
+                             "WHERE seq = :s"), {"c": position, "p": prev, "h": digest,
+                                                 "s": row.seq})
+        prev = digest
+    if rows:
+        if head is None:
+            bind.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, :s, :h)"),
+                         {"s": position, "h": prev})
+        else:
+            bind.execute(sa.text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"),
+                         {"s": position, "h": prev})
     if bind.dialect.name == "postgresql":
         op.execute("ALTER TABLE audit_events ALTER COLUMN seq DROP IDENTITY IF EXISTS")
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
