@@ -23,6 +23,7 @@ from .forms.service import publish_directory
 from .media.cli import media
 from .offices.cli import offices
 from .receipts.cli import receipts_cli
+from .reports.cli import reports as reports_cli
 
 
 @click.group()
@@ -38,6 +39,7 @@ adal.add_command(offices)
 adal.add_command(forms)
 adal.add_command(media)
 adal.add_command(receipts_cli)
+adal.add_command(reports_cli)
 
 
 def _publish_forms() -> None:
