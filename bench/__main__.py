@@ -15,6 +15,7 @@ BENCHMARKS = (
     ("ranking", [], ["--offices", "5", "--visits", "2", "--repeat", "1"]),
     ("exports", [], ["--visits", "200"]),
     ("xlsform", ["--rows", "200000"], ["--rows", "2000", "--claimed-rows", "20"]),
+    ("alerts", [], ["--visits", "20", "--idle", "1"]),
 )
 
 

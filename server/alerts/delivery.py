@@ -18,6 +18,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
+import sqlalchemy as sa
 from flask import current_app
 
 from ..db import utcnow
@@ -150,7 +151,8 @@ def send_email(delivery: Delivery, body: dict) -> None:
 def deliver(*, delivery_id: int) -> None:
     """Send one delivery unless it was delivered already; record the outcome on the row."""
     from ..jobs.runner import will_retry
-    delivery = db.session.get(Delivery, delivery_id, with_for_update=True)
+    delivery = db.session.scalar(sa.select(Delivery).where(Delivery.id == delivery_id)
+                                 .with_for_update(of=Delivery))
     if delivery is None or delivery.state == DeliveryState.DELIVERED.value:
         return
     if not delivery.subscription.active:
