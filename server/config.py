@@ -92,6 +92,7 @@ DEFAULTS.update({
     "ALERTS_ALLOW_PRIVATE_TARGETS": False,  # webhooks to loopback/private addresses (SSRF guard)
     "ALERT_RETRY_HOURS": 24,                # then a delivery is failed (and visible)
     "WEBHOOK_TIMEOUT": 5,
+    "MEDIA_WEB_PREVIEW_BYTES": 20 * 1024 ** 2,  # larger videos (or not H.264) get an MP4 preview
 })
 
 # Settings that are text whatever they look like. Flask's from_prefixed_env() reads each value
