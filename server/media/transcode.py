@@ -43,7 +43,6 @@ def web_preview(src: Path, dst: Path, *, max_lines: int = MAX_LINES) -> tuple[in
             for frame in packet.decode():
                 if packet.stream is video_in:
                     frame = frame.reformat(width=w, height=h, format="yuv420p")
-                    frame.pts = None  # numbered by the encoder at the stream rate
                     for out_packet in video_out.encode(frame):
                         out.mux(out_packet)
                 elif audio_out is not None:
