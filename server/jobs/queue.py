@@ -31,6 +31,7 @@ HANDLERS = {
     "jobs.fail": "server.jobs.runner:fail",        # tests: a job that always fails
 }
 RUNNER = "server.jobs.runner.run"
+URGENT = frozenset({"alerts.deliver"})  # ahead of the queue: an alert raised waits for nothing
 REDIS_DOWN_PAUSE = 5.0    # seconds without push attempts after Redis refused one
 RELAY_GRACE = timedelta(seconds=5)  # a pending row younger than this is being pushed right now
 
@@ -107,7 +108,8 @@ def push(conn: redis.Redis, job_id: int, *, name: str | None = None) -> bool:
     try:
         rq_queue(conn).enqueue_call(RUNNER, args=(job_id,), description=f"{name} #{job_id}",
                                     retry=Retry(max=len(delays), interval=delays) if delays
-                                    else None, failure_ttl=30 * 86400)
+                                    else None, failure_ttl=30 * 86400,
+                                    at_front=name in URGENT)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         _down_until = time.monotonic() + REDIS_DOWN_PAUSE
         log.warning("Redis unavailable, job %s left in the outbox: %s", job_id, exc)
