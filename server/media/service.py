@@ -26,6 +26,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from .. import failpoints
 from ..audit.service import append_event
 from ..auth.models import Role, User
 from ..jobs.queue import enqueue
@@ -474,6 +475,7 @@ def _store_in(*, upload_id: str, sha: str, size: int, path: Path, analysis,
         if media.status == "processing":  # thumbnail, preview, poster: server/media/jobs.py
             enqueue("media.derivatives", media_id=media.id)
         result = _complete(uow, upload_id=upload_id, media=media, actor=actor, new=True)
+        failpoints.hit("media.completion_stored")  # stored and flushed, not committed
     return result
 
 
