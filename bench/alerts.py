@@ -123,8 +123,8 @@ def main(argv=None) -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--idle", type=int, default=5, help="critical visits for the baseline")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--simple-worker", action="store_true",
-                        help="adal worker --simple (jobs in the worker process, no fork each)")
+    parser.add_argument("--fork-worker", action="store_true",
+                        help="adal worker --fork (a fork per job) instead of the default")
     args = parser.parse_args(argv)
     import redis
     logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -145,7 +145,7 @@ def main(argv=None) -> None:
          "--threads", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
         cwd=PROJECT_ROOT, env=env)
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "adal", "worker"]
-                              + (["--simple"] if args.simple_worker else []),
+                              + (["--fork"] if args.fork_worker else []),
                               cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -157,7 +157,7 @@ def main(argv=None) -> None:
                 time.sleep(0.1)
         print(f"alert latency: {args.visits} visits by {args.clients} clients, "
               f"{args.critical_share:.0%} with a critical finding; gunicorn {args.workers}x2, "
-              f"PostgreSQL, Redis, one RQ worker ({'simple' if args.simple_worker else 'fork'}"
+              f"PostgreSQL, Redis, one RQ worker ({'fork' if args.fork_worker else 'in-process'}"
               "); webhook + email per alert")
         idle_bodies, idle_critical = _bodies(ids[:args.idle], template["answers"],
                                              critical_answers, 1.0)

@@ -25,15 +25,20 @@ def _redis_or_exit():
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty (tests, one-off runs).")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Also move due retries back to the queue (RQ's scheduler).")
-@click.option("--simple", is_flag=True, help="Run jobs in this process instead of a fork each.")
-def worker(burst: bool, scheduler: bool, simple: bool) -> None:
-    """Run an RQ worker on the app's queue; start as many as you like, on any machine."""
+@click.option("--fork", is_flag=True,
+              help="Run each job in a fork of the worker (RQ's default; ~6x slower per job).")
+def worker(burst: bool, scheduler: bool, fork: bool) -> None:
+    """Run an RQ worker on the app's queue; start as many as you like, on any machine.
+
+    Jobs run in the worker process (RQ's SimpleWorker): decoding of untrusted media already
+    happens in an isolated, resource-limited child (server/media/processing.py), and a fork per
+    job cost 6x the alert latency under load (docs/benchmarks.md, "Alerts")."""
     from rq import SimpleWorker, Worker
     conn = _redis_or_exit()
     click.echo(f"Relayed {queue.relay()} job(s) from the outbox.")
     db.session.remove()
     db.engine.dispose()
-    cls = SimpleWorker if simple else Worker
+    cls = Worker if fork else SimpleWorker
     cls([queue.rq_queue(conn)], connection=conn).work(burst=burst, with_scheduler=scheduler,
                                                       logging_level="WARNING")
 

@@ -111,10 +111,10 @@ def test_two_worker_processes_run_each_job_exactly_once(app, redis_jobs):
     env = {**os.environ, "ADAL_DATABASE_URL": app.config["DATABASE_URL"],
            "ADAL_SECRET_KEY": app.config["SECRET_KEY"], "ADAL_REDIS_URL": app.config["REDIS_URL"],
            "ADAL_JOB_QUEUE": app.config["JOB_QUEUE"], "ADAL_MEDIA_ROOT": app.config["MEDIA_ROOT"]}
-    workers = [subprocess.Popen(
+    workers = [subprocess.Popen(  # one runs jobs in its process, the other a fork per job
         [sys.executable, "-m", "flask", "--app", "wsgi", "adal", "worker", "--burst",
-         "--no-scheduler"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+         "--no-scheduler", *extra], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True) for extra in ([], ["--fork"])]
     outputs = [w.communicate(timeout=60)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     prefix = f"adal-test:{app.config['JOB_QUEUE']}:"
