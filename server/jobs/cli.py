@@ -11,6 +11,7 @@ from .models import Job, JobState
 
 RELAY_EVERY = 30          # seconds: the cron pushes outbox rows Redis missed
 MEDIA_SWEEP_CRON = "17 * * * *"
+PRUNE_CRON = "43 3 * * *"  # daily: done jobs older than 30 days are removed
 
 
 def _redis_or_exit():
@@ -58,14 +59,15 @@ def relay() -> None:
 @jobs.command("cron")
 def cron() -> None:
     """Run the schedule (one such process per installation): the outbox relay every 30 s, the
-    media sweep hourly. Without Redis use the cron lines of docs/jobs.md instead."""
+    media sweep hourly, old done jobs daily. Without Redis use the cron lines of docs/jobs.md instead."""
     from rq.cron import CronScheduler
-    from .runner import media_sweep, relay_task
+    from .runner import media_sweep, prune_done, relay_task
     conn = _redis_or_exit()
     name = queue.rq_queue(conn).name
     scheduler = CronScheduler(connection=conn)
     scheduler.register(relay_task, name, interval=RELAY_EVERY)
     scheduler.register(media_sweep, name, cron=MEDIA_SWEEP_CRON)
+    scheduler.register(prune_done, name, cron=PRUNE_CRON)
     scheduler.start()
 
 

@@ -130,3 +130,20 @@ def media_sweep() -> int:
         return len(expired)
     finally:
         db.session.remove()
+
+
+KEEP_DONE_DAYS = 30
+
+
+def prune_done(*, days: int = KEEP_DONE_DAYS) -> int:
+    """Scheduled (adal jobs cron, daily): forget jobs done more than `days` ago; failed ones
+    stay until an admin retries them."""
+    from datetime import timedelta
+    _fresh_connections()
+    try:
+        with unit_of_work():
+            return db.session.execute(sa.delete(Job).where(
+                Job.state == JobState.DONE.value,
+                Job.finished_at < utcnow() - timedelta(days=days))).rowcount
+    finally:
+        db.session.remove()

@@ -121,3 +121,18 @@ def test_two_worker_processes_run_each_job_exactly_once(app, redis_jobs):
     runs = [int(redis_jobs.get(f"{prefix}j{i}") or 0) for i in range(n)]
     assert runs == [1] * n
     assert _jobs(app) == [("jobs.noop", "done", 1)] * n
+
+
+def test_done_jobs_are_pruned_after_30_days_and_failed_ones_kept(app):
+    from datetime import timedelta
+
+    from server.db import utcnow
+    from server.jobs.runner import prune_done
+    with app.app_context():
+        with unit_of_work():
+            queue.enqueue("jobs.noop")
+            queue.enqueue("jobs.fail")
+        db.session.execute(sa.update(Job).values(finished_at=utcnow() - timedelta(days=31)))
+        db.session.commit()
+        assert prune_done() == 1
+    assert _jobs(app) == [("jobs.fail", "failed", 1)]
