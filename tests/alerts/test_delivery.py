@@ -17,7 +17,7 @@ from server.jobs.models import Job
 from server.visits.models import Visit
 from tests.visits.builders import visit_payload
 
-from ..jobs.redis_fixture import redis_jobs  # noqa: F401  (fixture)
+from ..jobs.redis_fixture import drain, redis_jobs  # noqa: F401  (fixture)
 from .receivers import hooks, mail, mail_receiver, webhook_receiver  # noqa: F401  (fixtures)
 
 SECRET = "a-secret-of-16+chars"
@@ -110,15 +110,12 @@ def test_smtp_down_is_recorded_and_the_visit_is_stored(app, client, alerting, de
 
 def test_with_redis_a_failed_delivery_waits_for_its_retry(app, client, alerting, default_form,
                                                           hooks, redis_jobs):
-    from rq import SimpleWorker
-
     from server.jobs import queue
     hooks.status = 500
     _submit(client, alerting, default_form, C04="yes")
+    drain(app)
     with app.app_context():
         conn = queue.redis_connection()
-        SimpleWorker([queue.rq_queue(conn)], connection=conn).work(burst=True,
-                                                                   logging_level="ERROR")
         jobs = {j.name: j.state for j in db.session.scalars(sa.select(Job))}
         retry_at = conn.zrange(f"rq:scheduled:{queue.rq_queue(conn).name}", 0, -1)
     assert jobs == {"alerts.raise": "done", "alerts.deliver": "retrying"}

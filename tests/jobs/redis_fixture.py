@@ -34,3 +34,22 @@ def redis_jobs(app, request):
     for key in client.scan_iter(f"*{queue}*"):
         client.delete(key)
     client.close()
+
+
+def drain(app) -> None:
+    """Run the app's queue empty in this process (RQ's SimpleWorker, burst mode), putting back
+    the signal handlers RQ installs (else a later SIGTERM to the test process hits RQ's)."""
+    import signal
+
+    from rq import SimpleWorker
+
+    from server.jobs import queue
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with app.app_context():
+            conn = queue.redis_connection()
+            SimpleWorker([queue.rq_queue(conn)], connection=conn).work(
+                burst=True, logging_level="ERROR")
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

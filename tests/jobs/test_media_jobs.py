@@ -7,15 +7,13 @@ import hashlib
 
 import av
 import sqlalchemy as sa
-from rq import SimpleWorker
 
 from server.extensions import db
-from server.jobs import queue
 from server.media.models import MediaObject
 from tests.media.conftest import Tus, jpeg_bytes
 from tests.media.test_processing import make_video
 
-from .redis_fixture import redis_jobs  # noqa: F401  (fixture)
+from .redis_fixture import drain, redis_jobs  # noqa: F401  (fixture)
 
 
 def _media(app, sha: str) -> tuple[str, dict]:
@@ -35,10 +33,7 @@ def test_the_upload_answers_before_the_derivatives_exist(app, client, inspector_
     assert shown["status"] == "processing" and shown["derivatives"] == []
     resp = client.get(f"/api/v1/media/{sha}/thumbnail", headers=inspector_headers)
     assert resp.status_code == 404  # not yet: a problem, never a broken image
-    with app.app_context():
-        conn = queue.redis_connection()
-        SimpleWorker([queue.rq_queue(conn)], connection=conn).work(burst=True,
-                                                                   logging_level="ERROR")
+    drain(app)
     status, derivatives = _media(app, sha)
     assert status == "ready" and set(derivatives) == {"thumbnail", "preview"}
     resp = client.get(f"/api/v1/media/{sha}/thumbnail", headers=inspector_headers)

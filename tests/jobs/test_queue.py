@@ -8,7 +8,6 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from rq import SimpleWorker
 
 from server.config import PROJECT_ROOT
 from server.db import unit_of_work
@@ -16,7 +15,7 @@ from server.extensions import db
 from server.jobs import queue
 from server.jobs.models import Job, JobState
 
-from .redis_fixture import redis_jobs  # noqa: F401  (fixture)
+from .redis_fixture import drain, redis_jobs  # noqa: F401  (fixture)
 
 
 def _jobs(app) -> list[tuple[str, str, int]]:
@@ -27,9 +26,7 @@ def _jobs(app) -> list[tuple[str, str, int]]:
 
 def _burst(app, conn) -> None:
     """Drain the queue in this process (RQ's SimpleWorker, burst mode)."""
-    with app.app_context():
-        SimpleWorker([queue.rq_queue(conn)], connection=conn).work(
-            burst=True, logging_level="ERROR")
+    drain(app)
 
 
 def test_without_redis_a_job_runs_inline_after_commit(app):
