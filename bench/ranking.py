@@ -19,9 +19,11 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import tempfile
 import time
+import tracemalloc
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,7 +35,7 @@ from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.offices.models import OFFICE_KINDS
 from server.periods import parse_period
-from server.reports import service
+from server.reports import service, summaries
 from server.visits.models import Visit
 
 URL = os.environ.get("ADAL_BENCH_DATABASE_URL",
@@ -109,9 +111,9 @@ def _generate(n_offices: int, per_office: int, version_id: int, inspector_id: in
             visits.append((visit_id, uuid.uuid4(), office_id, version_id, inspector_id, started,
                            started + timedelta(minutes=40), "{}", "approved", score, score,
                            json.dumps(section_scores), json.dumps(found), 1, now, now))
-            answers.extend((visit_id, q, '"yes"', False, "") for q in questions)
             section_rows.extend((visit_id, s, v) for s, v in section_scores.items())
             findings.extend((visit_id, q) for q in found)
+    answers = ((visit[0], q, '"yes"', False, "") for visit in visits for q in questions)
     return visits, answers, section_rows, findings
 
 
@@ -120,6 +122,7 @@ def _load_postgres(rows) -> None:
     raw = db.engine.raw_connection()
     try:
         with raw.driver_connection.cursor() as cur:
+            cur.execute("SET statement_timeout = 0")  # a bulk load, not a request
             for table, columns, data in (
                     ("visits", VISIT_COLUMNS, visits),
                     ("answers", ("visit_id", "question_id", "value", "not_applicable", "note"),
@@ -134,6 +137,7 @@ def _load_postgres(rows) -> None:
         raw.driver_connection.commit()
         raw.driver_connection.autocommit = True
         with raw.driver_connection.cursor() as cur:
+            cur.execute("SET statement_timeout = 0")
             cur.execute("VACUUM ANALYZE")  # what autovacuum does soon after a bulk load
         raw.driver_connection.autocommit = False
     finally:
@@ -194,30 +198,101 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+def _timed(fn, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+        db.session.rollback()
+    return _median_ms(samples)
+
+
+def _supervisor_headers() -> dict:
+    from server.auth import service as auth_service
+    from server.auth.models import Role
+    user = auth_service.create_user(login="bench-supervisor", role=Role.SUPERVISOR,
+                                    password=None)
+    secret, _ = auth_service.issue_token(user=user)
+    db.session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def _rss_mib() -> float:
+    """The process's peak resident set so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _export(client, headers: dict, fmt: str) -> tuple[float, int, float]:
+    """(seconds, bytes, peak Python memory MiB while exporting) of one streamed export, read
+    chunk by chunk as a client would."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    resp = client.get(f"/api/v1/reports/ranking?period={PERIOD}&format={fmt}&lang=en",
+                      headers=headers, buffered=False)
+    size = sum(len(chunk) for chunk in resp.response)
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assert resp.status_code == 200, resp.status_code
+    return elapsed, size, peak
+
+
+def _phases(period) -> dict:
+    """Where the ranking's time goes: its queries one by one, then the Python."""
+    clauses = []
+    out = {}
+    for name, fn in (("totals", lambda: service._totals(period, clauses)),
+                     ("previous", lambda: service._means(
+                         service.previous_period(period, TZ), clauses)),
+                     ("sections", lambda: service._section_means(period, clauses)),
+                     ("findings", lambda: service._finding_counts(period, clauses)),
+                     ("offices", lambda: service._offices(clauses)),
+                     ("recommendations", lambda: service._recommendation_counts(
+                         period, [o.id for o in service._offices(clauses)]))):
+        out[name] = _timed(fn, 3)
+    return out
+
+
 def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
         wished_indexes: bool = False) -> dict:
     """Load the data into a fresh database and time both queries; returns the figures."""
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
-                      "PASSWORD_HASH_PROFILE": "CHEAPEST"})
+    config = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
+              "PASSWORD_HASH_PROFILE": "CHEAPEST", "TIMEZONE": TZ}
+    if backend == "postgresql":  # generating and loading 13.5 M rows outlasts the app's timeouts
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "connect_args": {
+            "options": "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0"}}
+    app = create_app(config)
     with app.app_context():
         db.create_all()
         t0 = time.perf_counter()
         fixed = _fixed_rows(offices)
         rows = _generate(offices, per_office, *fixed)
+        db.session.commit()  # not idle in a transaction while the load runs (a timeout kills it)
         (_load_postgres if backend == "postgresql" else _load_sqlite)(rows)
+        del rows
         if wished_indexes:
             for statement in WISHED_INDEXES[backend]:
                 db.session.execute(sa.text(statement))
             db.session.execute(sa.text("ANALYZE"))
             db.session.commit()
         load_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if backend == "postgresql":
+            db.session.execute(sa.text("SET statement_timeout = 0"))
+        summaries.rebuild()  # what the migration's backfill does; review keeps them after
+        db.session.commit()
+        summaries_s = time.perf_counter() - t0
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
         counts = {t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}"))
-                  for t in ("visits", "answers", "visit_section_scores", "visit_findings")}
+                  for t in ("visits", "answers", "visit_section_scores", "visit_findings",
+                            "report_sections")}
         period = parse_period(PERIOD, TZ)
         report = service.ranking(period=period, lang="en")  # warm-up (and the form's labels)
         assert len(report["items"]) == offices
         _bare(period)
-        bare, full, sections = [], [], []
+        bare, full = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
             _bare(period)
@@ -225,44 +300,78 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             t0 = time.perf_counter()
             service.ranking(period=period, lang="en")
             full.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            service._section_means(period, [])  # the largest part, shown on its own
-            sections.append(time.perf_counter() - t0)
             db.session.rollback()
+        phases = _phases(period)
+        db.session.remove()
+        headers = _supervisor_headers()
+    client = app.test_client()
+    url_json = f"/api/v1/reports/ranking?period={PERIOD}&lang=en"
+    assert client.get(url_json, headers=headers).status_code == 200  # warm-up
+    json_samples = []
+    for _ in range(max(3, repeat // 2)):
+        t0 = time.perf_counter()
+        resp = client.get(url_json, headers=headers)
+        json_samples.append(time.perf_counter() - t0)
+        assert resp.status_code == 200
+    exports = {fmt: _export(client, headers, fmt) for fmt in ("csv", "xlsx")}
+    with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    return {"backend": backend, "load_s": load_s, "counts": counts,
+    return {"backend": backend, "offices": offices, "load_s": load_s,
+            "summaries_s": summaries_s, "counts": counts,
             "bare_ms": _median_ms(bare), "ranking_ms": _median_ms(full),
-            "sections_ms": _median_ms(sections),
-            "ratio": statistics.median(full) / statistics.median(bare)}
+            "ratio": statistics.median(full) / statistics.median(bare),
+            "json_ms": _median_ms(json_samples), "phases": phases, "exports": exports,
+            "rss_mib": _rss_mib()}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--offices", type=int, default=500)
+    parser.add_argument("--offices", type=int, nargs="+", default=[500, 5000],
+                        help="one or more scales, each loaded into a fresh database")
     parser.add_argument("--visits", type=int, default=60, help="approved visits per office")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--only", choices=("postgresql", "sqlite"))
+    parser.add_argument("--sqlite-max", type=int, default=500,
+                        help="largest scale run on SQLite (its executemany load of 13.5 M "
+                             "answers at 5,000 offices takes many minutes)")
     parser.add_argument("--wished-indexes", action="store_true",
                         help="add the covering indexes docs/benchmarks.md asks for first")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="adal-bench-ranking-") as tmp:
-        targets = [("postgresql", lambda: _fresh_postgres(URL)),
-                   ("sqlite", lambda: f"sqlite:///{Path(tmp) / 'ranking.sqlite3'}")]
-        for backend, url in targets:
-            if args.only in (None, backend):
-                results.append(run(backend, url(), args.offices, args.visits, args.repeat,
+        for offices in args.offices:
+            targets = [("postgresql", lambda: _fresh_postgres(URL)),
+                       ("sqlite", lambda: f"sqlite:///{Path(tmp) / f'ranking{offices}.sqlite3'}")]
+            for backend, url in targets:
+                if args.only not in (None, backend):
+                    continue
+                if backend == "sqlite" and offices > args.sqlite_max:
+                    continue
+                results.append(run(backend, url(), offices, args.visits, args.repeat,
                                    args.wished_indexes))
-    print(f"ranking of {PERIOD}: {args.offices} offices × {args.visits} approved visits × "
+                _print([results[-1]], args)
+    print()
+    _print(results, args)
+
+
+def _print(results: list[dict], args) -> None:
+    print(f"ranking of {PERIOD}: offices × {args.visits} approved visits × "
           f"{ANSWERS_PER_VISIT} answers, median of {args.repeat}"
           f"{', with the wished indexes' if args.wished_indexes else ''}")
-    print(f"{'database':<11} {'visits':>7} {'answers':>9} {'load s':>7} {'bare GROUP BY ms':>17} "
-          f"{'ranking ms':>11} {'ratio':>6} {'of it, sections ms':>19}")
+    print(f"{'database':<11} {'offices':>7} {'visits':>7} {'load s':>7} {'summ. s':>7} "
+          f"{'bare ms':>8} {'ranking ms':>10} {'ratio':>6} {'JSON ms':>8} "
+          f"{'CSV rows/s':>10} {'XLSX rows/s':>11} {'export MiB':>10} {'peak RSS MiB':>12}")
     for r in results:
-        print(f"{r['backend']:<11} {r['counts']['visits']:>7} {r['counts']['answers']:>9} "
-              f"{r['load_s']:>7.1f} {r['bare_ms']:>17.1f} {r['ranking_ms']:>11.1f} "
-              f"{r['ratio']:>6.2f} {r['sections_ms']:>19.1f}")
+        csv_s, _, csv_mem = r["exports"]["csv"]
+        xlsx_s, _, xlsx_mem = r["exports"]["xlsx"]
+        print(f"{r['backend']:<11} {r['offices']:>7} {r['counts']['visits']:>7} "
+              f"{r['load_s']:>7.1f} {r['summaries_s']:>7.1f} {r['bare_ms']:>8.1f} "
+              f"{r['ranking_ms']:>10.1f} {r['ratio']:>6.2f} {r['json_ms']:>8.1f} "
+              f"{r['offices'] / csv_s:>10.0f} {r['offices'] / xlsx_s:>11.0f} "
+              f"{max(csv_mem, xlsx_mem):>10.1f} {r['rss_mib']:>12.0f}")
+        print("            of the ranking, ms: " + ", ".join(
+            f"{k} {v:.1f}" for k, v in r["phases"].items()))
 
 
 if __name__ == "__main__":

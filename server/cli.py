@@ -24,6 +24,7 @@ from .jobs.cli import jobs, worker
 from .media.cli import media
 from .offices.cli import offices
 from .receipts.cli import receipts_cli
+from .reports.cli import reports as reports_cli
 
 
 @click.group()
@@ -41,6 +42,7 @@ adal.add_command(media)
 adal.add_command(receipts_cli)
 adal.add_command(worker)
 adal.add_command(jobs)
+adal.add_command(reports_cli)
 
 
 def _publish_forms() -> None:

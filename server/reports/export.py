@@ -52,9 +52,24 @@ def _critical_columns(report: dict, lang: str) -> list[tuple[str, str]]:
 
 def ranking_table(report: dict, lang: str) -> tuple[list[str], list[tuple[str, list]]]:
     """Localised header and (kind, row) for every office; one row per office."""
+    header, rows = ranking_rows(report, lang)
+    return header, list(rows)
+
+
+def ranking_rows(report: dict, lang: str):
+    """(header, an iterator of (kind, row)): the rows one at a time, for exports that stream
+    (stream.py)."""
+    return _header(report, lang), _rows(report, lang, *_columns(report, lang))
+
+
+def _columns(report: dict, lang: str) -> tuple[list, list]:
+    return ([(s["id"], _label(s["title"], lang)) for s in report["sections"]],
+            _critical_columns(report, lang))
+
+
+def _header(report: dict, lang: str) -> list[str]:
     t = lambda key: translate(key, lang)  # noqa: E731
-    sections = [(s["id"], _label(s["title"], lang)) for s in report["sections"]]
-    critical = _critical_columns(report, lang)
+    sections, critical = _columns(report, lang)
     header = [t("col_rank"), t("col_office_code"), t("col_office"), t("col_region"),
               t("col_kind"), t("col_status"), t("col_visits"), t("col_score"), t("col_ci_low"),
               t("col_ci_high"), t("col_band"), t("col_change"), t("col_previous_score"),
@@ -62,11 +77,25 @@ def ranking_table(report: dict, lang: str) -> tuple[list[str], list[tuple[str, l
     for _, label in critical:
         header += [f"{label}: {t('col_visits_with')}", f"{label}: {t('col_rate')}"]
     header.append(t("col_recommendations_share"))
-    rows = []
+    return header
+
+
+def _rows(report: dict, lang: str, sections: list, critical: list):
+    """(kind, row) per office, one at a time; the few words they repeat translated once."""
+    words: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+
+    def t(key: str) -> str:
+        if key not in words:
+            words[key] = translate(key, lang)
+        return words[key]
     for item in report["items"]:
+        kind = item["kind"]
+        if kind not in kinds:
+            kinds[kind] = kind_name(kind, lang)
         found = {f["question"]: f for f in item["critical"]}
         row = [item["rank"], item["office"]["code"], _label(item["office"]["name"], lang),
-               item["region"], kind_name(item["kind"], lang), t(f"status_{item['status']}"), item["visits"], item["score"],
+               item["region"], kinds[kind], t(f"status_{item['status']}"), item["visits"], item["score"],
                item["ci_low"], item["ci_high"],
                t(f"band_{item['band']}") if item["band"] else None, item["change"],
                item["previous_score"],
@@ -76,8 +105,7 @@ def ranking_table(report: dict, lang: str) -> tuple[list[str], list[tuple[str, l
             row += ([finding["visits_with"], finding["rate"]] if finding
                     else [0, 0.0 if item["visits"] else None])
         row.append(item["recommendations"]["share"])
-        rows.append((item["kind"], row))
-    return header, rows
+        yield kind, row
 
 
 def _csv(header: list[str], rows: list[list]) -> bytes:

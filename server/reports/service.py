@@ -29,7 +29,7 @@ from ..offices.models import OFFICE_KINDS, Office, Region
 from ..periods import Period, parse_period
 from ..recommendations.service import follow_up
 from ..visits.models import Visit, VisitFinding, VisitSectionScore, VisitStatus
-from . import stats
+from . import rollup, stats, summaries
 from .models import PublishedReport
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class _Data:
     findings: dict = field(default_factory=dict)  # office id -> {question: visits with it}
     recs: dict = field(default_factory=dict)      # office id -> follow-up figures
     labels: _Labels | None = None
+    localised: dict = field(default_factory=dict)  # labels and critical entries, made once
 
 
 def _office_clauses(*, kind: str | None, scope: Scope, office_id: int | None) -> list:
@@ -139,14 +140,18 @@ def _approved_in(period: Period, clauses: list) -> list:
 def _totals(period: Period, clauses: list) -> tuple[dict, set[int]]:
     """Per office: visits, scored visits, sum and sum of squares; and the form versions used.
     Grouped by form version too, only to learn which versions label the sections."""
-    query = (sa.select(_v.c.office_id, _v.c.form_version_id, sa.func.count(),
-                       sa.func.count(_v.c.score), sa.func.sum(_v.c.score),
-                       sa.func.sum(_v.c.score * _v.c.score))
-             .where(*_approved_in(period, clauses))
-             .group_by(_v.c.office_id, _v.c.form_version_id))
+    if summaries.covers(period):  # a half-year: from the summaries
+        rows = [row[1:] for row in rollup.totals([period.label], clauses)]
+    else:
+        rows = db.session.execute(
+            sa.select(_v.c.office_id, _v.c.form_version_id, sa.func.count(),
+                      sa.func.count(_v.c.score), sa.func.sum(_v.c.score),
+                      sa.func.sum(_v.c.score * _v.c.score))
+            .where(*_approved_in(period, clauses))
+            .group_by(_v.c.office_id, _v.c.form_version_id))
     totals: dict[int, _Totals] = defaultdict(_Totals)
     versions: set[int] = set()
-    for office_id, version_id, visits, scored, total, squares in db.session.execute(query):
+    for office_id, version_id, visits, scored, total, squares in rows:
         t = totals[office_id]
         t.visits += visits
         t.scored += scored
@@ -159,6 +164,8 @@ def _totals(period: Period, clauses: list) -> tuple[dict, set[int]]:
 
 def _means(period: Period, clauses: list) -> dict[int, stats.MeanInterval]:
     """Per office: the mean and interval of approved visits' scores (for change and trend)."""
+    if summaries.covers(period):
+        return rollup.means(period.label, clauses)
     query = (sa.select(_v.c.office_id, sa.func.count(_v.c.score), sa.func.sum(_v.c.score),
                        sa.func.sum(_v.c.score * _v.c.score))
              .where(*_approved_in(period, clauses), _v.c.score.is_not(None))
@@ -168,6 +175,8 @@ def _means(period: Period, clauses: list) -> dict[int, stats.MeanInterval]:
 
 
 def _section_means(period: Period, clauses: list) -> dict[int, dict[str, float]]:
+    if summaries.covers(period):
+        return rollup.section_means(period.label, clauses)
     query = (sa.select(_v.c.office_id, _s.c.section_id, sa.func.avg(_s.c.score))
              .select_from(_s.join(_v, _v.c.id == _s.c.visit_id))
              .where(*_approved_in(period, clauses))
@@ -179,6 +188,8 @@ def _section_means(period: Period, clauses: list) -> dict[int, dict[str, float]]
 
 
 def _finding_counts(period: Period, clauses: list) -> dict[int, dict[str, int]]:
+    if summaries.covers(period):
+        return rollup.finding_counts(period.label, clauses)
     # (visit_id, question_id) is the key of visit_findings: count(*) counts visits.
     query = (sa.select(_v.c.office_id, _f.c.question_id, sa.func.count())
              .select_from(_f.join(_v, _v.c.id == _f.c.visit_id))
@@ -190,7 +201,7 @@ def _finding_counts(period: Period, clauses: list) -> dict[int, dict[str, int]]:
     return dict(result)
 
 
-def _recommendation_counts(period: Period, office_ids: list[int]) -> dict[int, dict]:
+def _recommendation_counts(period: Period, office_ids: list[int] | None) -> dict[int, dict]:
     """Per office: the follow-up figures as they stood at the period's end (now, for a period
     not over yet), by the definition of GET /recommendations/follow-up (docs/recommendations.md):
     share = verified / (verified + not_done + overdue)."""
@@ -206,6 +217,9 @@ def _offices(clauses: list) -> list:
 
 
 def _collect(period: Period, tz: str, clauses: list) -> _Data:
+    previous = previous_period(period, tz)
+    if summaries.covers(period) and summaries.covers(previous):
+        return _collect_summaries(period, previous, clauses)
     data = _Data()
     data.totals, versions = _totals(period, clauses)
     # An office closed since still appears for a period in which it has approved visits.
@@ -214,6 +228,43 @@ def _collect(period: Period, tz: str, clauses: list) -> _Data:
     data.sections = _section_means(period, clauses)
     data.findings = _finding_counts(period, clauses)
     data.recs = _recommendation_counts(period, [o.id for o in data.offices])
+    data.labels = _labels(versions)
+    return data
+
+
+def _collect_summaries(period: Period, previous: Period, clauses: list) -> _Data:
+    """_collect from the summaries in three queries: offices with this and the previous
+    half-year's totals, section sums with finding counts, recommendations."""
+    data = _Data()
+    offices: dict[int, object] = {}
+    previous_sums: dict[int, list] = {}
+    versions: set[int] = set()
+    for row in rollup.offices_with_totals([period.label, previous.label], clauses):
+        office_id = row[0]
+        offices.setdefault(office_id, row)
+        if row.period == period.label:
+            t = data.totals.get(office_id)
+            if t is None:
+                t = data.totals[office_id] = _Totals()
+            t.visits += row.visits
+            t.scored += row.scored
+            t.total += row.score_sum
+            t.squares += row.score_squares
+            t.versions[row.form_version_id] = t.versions.get(row.form_version_id, 0) + row.visits
+            versions.add(row.form_version_id)
+        elif row.period is not None:
+            p = previous_sums.setdefault(office_id, [0, 0.0, 0.0])
+            p[0] += row.scored
+            p[1] += row.score_sum
+            p[2] += row.score_squares
+    # An office closed since still appears for a period in which it has approved visits.
+    data.offices = [o for o in offices.values() if o.active or o.id in data.totals]
+    data.previous = {oid: stats.mean_interval(n, total, squares)
+                     for oid, (n, total, squares) in previous_sums.items() if n}
+    data.sections, data.findings = rollup.sections_and_findings(period.label, clauses)
+    # Every office of the programme: no list of thousands of ids to send and match.
+    data.recs = _recommendation_counts(period, None if not clauses else
+                                       [o.id for o in data.offices])
     data.labels = _labels(versions)
     return data
 
@@ -313,6 +364,16 @@ def _critical_asked(totals: _Totals, labels: _Labels, found: dict) -> dict[str, 
     return asked
 
 
+def _question_label(data: _Data, question: str, lang: str | None):
+    """A question's label in `lang`, localised once per report (every office repeats it)."""
+    key = (question, lang)
+    label = data.localised.get(key)
+    if label is None:
+        label = data.localised[key] = localise(data.labels.questions.get(question), lang,
+                                               question)
+    return dict(label) if isinstance(label, dict) else label
+
+
 def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
     """One office's figures, without its rank."""
     totals = data.totals.get(office.id, _Totals())
@@ -328,11 +389,15 @@ def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
     for question, asked in sorted(_critical_asked(totals, data.labels, found).items()):
         # Every critical question of the office's forms, seen or not: 0 of 10 is a finding too.
         count = found.get(question, 0)
-        rate_low, rate_high = stats.wilson_interval(count, asked)
-        critical.append({"question": question,
-                         "label": localise(data.labels.questions.get(question), lang, question),
-                         "visits_with": count, "rate": round(count / asked, 4),
-                         "ci_low": round(rate_low, 4), "ci_high": round(rate_high, 4)})
+        key = (question, count, asked, lang)
+        entry = data.localised.get(key)  # most offices share (0 of 60): figured out once
+        if entry is None:
+            rate_low, rate_high = stats.wilson_interval(count, asked)
+            entry = data.localised[key] = {
+                "question": question, "label": _question_label(data, question, lang),
+                "visits_with": count, "rate": round(count / asked, 4),
+                "ci_low": round(rate_low, 4), "ci_high": round(rate_high, 4)}
+        critical.append(dict(entry))
     return {
         "office": {"code": office.code, "name": localise(office.name, lang, office.code)},
         "region": office.region, "kind": office.kind, "rank": None, "status": NOT_ENOUGH_VISITS,
@@ -451,7 +516,10 @@ def _trends(period: Period, cfg: Settings, clauses: list) -> tuple[list[str], di
     ending with `period`, for the offices with approved visits in any of them: one grouped
     query per period."""
     periods = periods_before(period, cfg.tz, TREND_PERIODS)
-    means = {each.label: _means(each, clauses) for each in periods}
+    if all(summaries.covers(each) for each in periods):  # one query over the summaries
+        means = rollup.means_by_period([each.label for each in periods], clauses)
+    else:
+        means = {each.label: _means(each, clauses) for each in periods}
     offices = {oid for by_office in means.values() for oid in by_office}
     return ([each.label for each in periods],
             {oid: _trends_of(periods, means, oid, cfg) for oid in offices})

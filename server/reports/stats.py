@@ -66,6 +66,7 @@ def mean_interval(n: int, total: float, sum_squares: float) -> MeanInterval:
     return MeanInterval(n, mean, mean - half, mean + half)
 
 
+@lru_cache(maxsize=4096)  # a ranking asks for the same few (count, visits) pairs again and again
 def wilson_interval(successes: int, n: int, z: float = Z_975) -> tuple[float, float] | None:
     """Wilson score 95% interval of a proportion successes/n; None when n is 0."""
     if n <= 0:

@@ -22,6 +22,7 @@ from ..visits.models import (Flag, Visit, VisitFinding, VisitSectionScore,
                              VisitStatus)
 from ..visits.service import compiled, store_results
 from ..visits.validation import value_problem
+from ..reports import summaries
 from .models import AnswerCorrection, Decision, Review
 
 REVIEWABLE = (VisitStatus.SUBMITTED.value, VisitStatus.IN_REVIEW.value)
@@ -109,6 +110,8 @@ def review_visit(*, visit: Visit, reviewer: User, decision: str, comment: str,
                            "corrected an answer meanwhile. Look at it again.",
                            code="stale_corrections", status=409, title="Conflict",
                            errors={"corrections": [f"Current corrections: {current}."]})
+    if decision == Decision.APPROVE.value:
+        summaries.add_visit(visit.id)  # the report summaries, in this same transaction
     review = Review(visit_id=visit.id, revision=visit.revision, reviewer_id=reviewer.id,
                     decision=decision, comment=comment)
     db.session.add(review)
@@ -124,11 +127,18 @@ def reopen_visit(*, visit: Visit, admin: User, reason: str) -> Review:
     """An admin sends an approved or rejected visit back to review, with a reason."""
     if admin.role != Role.ADMIN:
         raise Forbidden("Only an admin reopens a decided visit.")
-    changed = db.session.execute(
-        sa.update(Visit).where(Visit.id == visit.id, Visit.status.in_(
-            (VisitStatus.APPROVED.value, VisitStatus.REJECTED.value)))
-        .values(status=VisitStatus.SUBMITTED.value, updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+    changed = 0
+    for decided in (VisitStatus.APPROVED.value, VisitStatus.REJECTED.value):
+        # One status at a time, so that we know which one it was: an approved visit leaves
+        # the report summaries in this same transaction.
+        changed = db.session.execute(
+            sa.update(Visit).where(Visit.id == visit.id, Visit.status == decided)
+            .values(status=VisitStatus.SUBMITTED.value, updated_at=utcnow())
+            .execution_options(synchronize_session=False)).rowcount
+        if changed == 1:
+            if decided == VisitStatus.APPROVED.value:
+                summaries.remove_visit(visit.id)
+            break
     if changed != 1:
         db.session.refresh(visit)
         raise Conflict(f"The visit is {visit.status}; only approved or rejected visits are "

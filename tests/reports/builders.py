@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from server.extensions import db
 from server.forms.models import FormVersion, SurveyForm
 from server.offices.models import Office, Region
+from server.reports import summaries
 from server.visits.models import Visit, VisitFinding, VisitSectionScore
 from tests import factories
 
@@ -93,6 +94,8 @@ class World:
         for question_id in findings:
             db.session.add(VisitFinding(visit_id=visit.id, question_id=question_id))
         db.session.flush()
+        if status == "approved":  # as review_visit does when it approves
+            summaries.add_visit(visit.id)
         return visit
 
     def visits(self, office: Office | str, scores, **kw) -> list[Visit]:

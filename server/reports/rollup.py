@@ -1,0 +1,166 @@
+"""Report figures read from the summaries (summaries.py) instead of the visits: a few thousand
+rows per half-year instead of every approved visit and its section scores. Same shapes as the
+live queries in service.py, which still answer periods the summaries do not cover (quarters,
+months, date ranges)."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import NamedTuple
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..offices.models import Office
+from . import stats
+from .models import ReportFinding, ReportSection, ReportTotal
+
+_o = Office.__table__
+T = ReportTotal.__table__
+S = ReportSection.__table__
+F = ReportFinding.__table__
+
+
+def _of_offices(table: sa.Table, clauses: list) -> list:
+    """WHERE clauses on a summary table for the offices the report covers."""
+    if not clauses:
+        return []
+    return [table.c.office_id.in_(sa.select(_o.c.id).where(*clauses))]
+
+
+def totals(labels: list[str], clauses: list) -> list:
+    """Rows (period, office_id, form_version_id, visits, scored, sum, squares) of these
+    half-years: one query, no grouping (one row per office and form version)."""
+    return db.session.execute(
+        sa.select(T.c.period, T.c.office_id, T.c.form_version_id, T.c.visits, T.c.scored,
+                  T.c.score_sum, T.c.score_squares)
+        .where(T.c.period.in_(labels), *_of_offices(T, clauses))).all()
+
+
+def means(label: str, clauses: list) -> dict[int, stats.MeanInterval]:
+    """Per office: the mean and interval of its approved visits' scores in a half-year."""
+    sums: dict[int, list] = {}
+    for _, office_id, _, _, scored, total, squares in totals([label], clauses):
+        s = sums.setdefault(office_id, [0, 0.0, 0.0])
+        s[0] += scored
+        s[1] += total
+        s[2] += squares
+    return {oid: stats.mean_interval(n, total, squares)
+            for oid, (n, total, squares) in sums.items() if n}
+
+
+def means_by_period(labels: list[str], clauses: list) -> dict[str, dict[int, stats.MeanInterval]]:
+    """{label: means(label)} for several half-years in one query."""
+    sums: dict[str, dict[int, list]] = {label: {} for label in labels}
+    for period, office_id, _, _, scored, total, squares in totals(labels, clauses):
+        s = sums[period].setdefault(office_id, [0, 0.0, 0.0])
+        s[0] += scored
+        s[1] += total
+        s[2] += squares
+    return {label: {oid: stats.mean_interval(n, total, squares)
+                    for oid, (n, total, squares) in by_office.items() if n}
+            for label, by_office in sums.items()}
+
+
+def section_means(label: str, clauses: list) -> dict[int, dict[str, float]]:
+    query = (sa.select(S.c.office_id, S.c.section_id, S.c.visits, S.c.score_sum)
+             .where(S.c.period == label, *_of_offices(S, clauses)))
+    sums: dict[int, dict[str, list]] = defaultdict(dict)
+    for office_id, section_id, visits, total in db.session.execute(query):
+        s = sums[office_id].setdefault(section_id, [0, 0.0])
+        s[0] += visits
+        s[1] += total
+    return {oid: {sid: total / n for sid, (n, total) in by_section.items() if n}
+            for oid, by_section in sums.items()}
+
+
+def finding_counts(label: str, clauses: list) -> dict[int, dict[str, int]]:
+    query = (sa.select(F.c.office_id, F.c.question_id, F.c.visits)
+             .where(F.c.period == label, *_of_offices(F, clauses)))
+    result: dict[int, dict[str, int]] = defaultdict(dict)
+    for office_id, question_id, visits in db.session.execute(query):
+        result[office_id][question_id] = result[office_id].get(question_id, 0) + visits
+    return dict(result)
+
+
+def offices_with_totals(labels: list[str], clauses: list) -> list:
+    """The offices of the report, each with its summary totals of these half-years: one query,
+    offices LEFT JOIN report_totals (an office without visits comes once, with NULLs).
+    Rows: id, code, name, kind, active, region, period, form_version_id, visits, scored,
+    score_sum, score_squares."""
+    from ..offices.models import Region
+    _r = Region.__table__
+    joined = (_o.join(_r, _r.c.id == _o.c.region_id)
+              .outerjoin(T, sa.and_(T.c.office_id == _o.c.id, T.c.period.in_(labels))))
+    rows = fetch(sa.select(_o.c.id, _o.c.code, _o.c.name, _o.c.kind, _o.c.active,
+                           _r.c.code.label("region"), T.c.period, T.c.form_version_id,
+                           T.c.visits, T.c.scored, T.c.score_sum, T.c.score_squares)
+                 .select_from(joined).where(*clauses))
+    if rows and isinstance(rows[0][2], str):  # SQLite hands JSON back as text
+        names: dict = {}
+        for i, row in enumerate(rows):
+            name = names.get(row[2])
+            if name is None:
+                name = names[row[2]] = json.loads(row[2])
+            rows[i] = (*row[:2], name, *row[3:])
+    return [OfficeTotals(*row) for row in rows]
+
+
+class OfficeTotals(NamedTuple):
+    id: int
+    code: str
+    name: dict
+    kind: str
+    active: bool
+    region: str
+    period: str | None
+    form_version_id: int | None
+    visits: int | None
+    scored: int | None
+    score_sum: float | None
+    score_squares: float | None
+
+
+def fetch(statement) -> list[tuple]:
+    """All rows of a Core SELECT as plain tuples, straight from the driver's cursor in this
+    session's transaction: no Row objects, no result processing (the summary queries bind
+    and return only text and numbers). A ranking of 5,000 offices reads ~35,000 values so;
+    through Result rows that alone cost more than the query."""
+    connection = db.session.connection()
+    compiled = statement.compile(dialect=connection.dialect,
+                                 compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positiontup is not None:  # qmark (SQLite)
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def sections_and_findings(label: str, clauses: list) -> tuple[dict, dict]:
+    """(section means, finding counts) of a half-year, as section_means() and
+    finding_counts() give them: two plain reads of the summary tables, summed over form
+    versions here (an office rarely has more than one in a half-year)."""
+    sums: dict[int, dict[str, list]] = defaultdict(dict)
+    for office_id, section_id, n, total in fetch(
+            sa.select(S.c.office_id, S.c.section_id, S.c.visits, S.c.score_sum)
+            .where(S.c.period == label, *_of_offices(S, clauses))):
+        by_section = sums[office_id]
+        s = by_section.get(section_id)
+        if s is None:
+            by_section[section_id] = [n, total]
+        else:
+            s[0] += n
+            s[1] += total
+    findings: dict[int, dict[str, int]] = defaultdict(dict)
+    for office_id, question_id, n in fetch(
+            sa.select(F.c.office_id, F.c.question_id, F.c.visits)
+            .where(F.c.period == label, *_of_offices(F, clauses))):
+        by_question = findings[office_id]
+        by_question[question_id] = by_question.get(question_id, 0) + n
+    means = {oid: {sid: total / n for sid, (n, total) in by_section.items() if n}
+             for oid, by_section in sums.items()}
+    return means, dict(findings)
