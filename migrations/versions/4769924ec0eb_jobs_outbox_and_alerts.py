@@ -1,7 +1,7 @@
 """jobs outbox and alerts
 
 Revision ID: 4769924ec0eb
-Revises: 3bc1881299f4
+Revises: 8e4d2f1a7c30
 Create Date: 2026-12-04 12:39:25.865103
 
 """
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '4769924ec0eb'
-down_revision = '3bc1881299f4'
+down_revision = '8e4d2f1a7c30'
 branch_labels = None
 depends_on = None
 
