@@ -254,6 +254,23 @@ def _phases(period) -> dict:
     return out
 
 
+def _office_page(period, repeat: int) -> tuple[float, float]:
+    """(office report ms, bare ms) for one office: the report (figures, sections, findings,
+    trend over four half-years) next to a bare GROUP BY of its visits over those periods."""
+    from server.offices.models import Office
+    office = db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
+    first = service.periods_before(period, TZ, service.TREND_PERIODS)[0]
+    bare = (sa.select(Visit.office_id, sa.func.avg(Visit.score))
+            .where(Visit.office_id == office.id, Visit.status == "approved",
+                   Visit.started_at >= first.start, Visit.started_at < period.end)
+            .group_by(Visit.office_id))
+    service.office_report(office=office, period=period, lang="en")
+    report_ms = _timed(lambda: service.office_report(office=office, period=period, lang="en"),
+                       repeat)
+    bare_ms = _timed(lambda: db.session.execute(bare).all(), repeat)
+    return report_ms, bare_ms
+
+
 def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
         wished_indexes: bool = False) -> dict:
     """Load the data into a fresh database and time both queries; returns the figures."""
@@ -302,6 +319,7 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             full.append(time.perf_counter() - t0)
             db.session.rollback()
         phases = _phases(period)
+        office_ms, office_bare_ms = _office_page(period, repeat)
         db.session.remove()
         headers = _supervisor_headers()
     client = app.test_client()
@@ -322,6 +340,7 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             "bare_ms": _median_ms(bare), "ranking_ms": _median_ms(full),
             "ratio": statistics.median(full) / statistics.median(bare),
             "json_ms": _median_ms(json_samples), "phases": phases, "exports": exports,
+            "office_ms": office_ms, "office_bare_ms": office_bare_ms,
             "rss_mib": _rss_mib()}
 
 
@@ -370,6 +389,8 @@ def _print(results: list[dict], args) -> None:
               f"{r['ranking_ms']:>10.1f} {r['ratio']:>6.2f} {r['json_ms']:>8.1f} "
               f"{r['offices'] / csv_s:>10.0f} {r['offices'] / xlsx_s:>11.0f} "
               f"{max(csv_mem, xlsx_mem):>10.1f} {r['rss_mib']:>12.0f}")
+        print(f"            office page {r['office_ms']:.1f} ms, bare query of its visits "
+              f"{r['office_bare_ms']:.1f} ms, ratio {r['office_ms'] / r['office_bare_ms']:.2f}")
         print("            of the ranking, ms: " + ", ".join(
             f"{k} {v:.1f}" for k, v in r["phases"].items()))
 
