@@ -14,6 +14,7 @@ BENCHMARKS = (
     ("photos", [], ["--repeat", "1"]),
     ("ranking", [], ["--offices", "5", "--visits", "2", "--repeat", "1"]),
     ("exports", [], ["--visits", "200"]),
+    ("s3_serve", [], ["--requests", "20"]),
     ("xlsform", ["--rows", "200000"], ["--rows", "2000", "--claimed-rows", "20"]),
 )
 

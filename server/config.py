@@ -67,6 +67,10 @@ DEFAULTS.update({
     "S3_SECRET_ACCESS_KEY": None,
     "S3_PRESIGN_SECONDS": 300,
     "S3_MULTIPART_CHUNK_BYTES": 8 * 1024 * 1024,
+    # A store that is down or silent must end in a 503 within seconds, not hang a worker.
+    "S3_CONNECT_TIMEOUT": 2,   # seconds to open a connection to the store
+    "S3_READ_TIMEOUT": 5,      # seconds waiting for the store's answer (a silent store)
+    "S3_MAX_ATTEMPTS": 2,      # attempts per request, the first one included
     "UPLOAD_SPOOL": None,  # None: <instance>/uploads
     "UPLOAD_MAX_BYTES": 1024 ** 3,
     "UPLOAD_EXPIRY_HOURS": 72,
@@ -243,6 +247,13 @@ def _media_problems(config) -> list[str]:
                 "MEDIA_MAX_PIXELS", "MEDIA_PROCESS_TIMEOUT"):
         if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] <= 0:
             problems.append(f"ADAL_{key} must be a positive integer")
+    for key in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT"):
+        value = config[key]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 600:
+            problems.append(f"ADAL_{key} must be a number of seconds above 0, at most 600")
+    attempts = config["S3_MAX_ATTEMPTS"]
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 10:
+        problems.append("ADAL_S3_MAX_ATTEMPTS must be an integer from 1 to 10")
     chunk = config["S3_MULTIPART_CHUNK_BYTES"]
     if (not isinstance(chunk, int) or isinstance(chunk, bool)
             or not 5 * 1024 ** 2 <= chunk <= 5 * 1024 ** 3):

@@ -5,8 +5,10 @@ is stored with the version and served by the API. Nothing here touches Flask or 
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import threading
 import math
 import re
 from dataclasses import dataclass
@@ -109,6 +111,16 @@ _NoAliasLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|fals
                                      list("tTfF"))
 
 
+# The pure-Python YAML parser (needed for the alias and depth checks above) takes ~70 ms for the
+# default checklist, while the same bytes are read again and again: every `adal demo` and
+# `forms publish` run, every test world. Parsed documents are kept by the SHA-256 of their bytes
+# (the last few, copied out so that no caller can change the kept one); a refused file is
+# parsed, and refused, every time.
+_PARSED: dict[bytes, Any] = {}
+_PARSED_KEEP = 8
+_PARSED_LOCK = threading.Lock()
+
+
 def read_yaml(raw: bytes, source: str) -> Any:
     """Parse a form file's bytes: UTF-8, at most 1 MiB, plain YAML (no aliases, no tags)."""
     if len(raw) > MAX_FILE_BYTES:
@@ -118,12 +130,22 @@ def read_yaml(raw: bytes, source: str) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FormInvalid(source, [Problem("", f"not UTF-8 (byte {exc.start})")]) from exc
+    digest = hashlib.sha256(raw).digest()
+    with _PARSED_LOCK:
+        parsed = _PARSED.get(digest)
+    if parsed is not None:
+        return copy.deepcopy(parsed)
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+        parsed = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise FormInvalid(source, [Problem("", f"not valid YAML: {exc}")]) from exc
     except RecursionError as exc:
         raise FormInvalid(source, [Problem("", "nested too deeply")]) from exc
+    with _PARSED_LOCK:
+        if len(_PARSED) >= _PARSED_KEEP:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[digest] = parsed
+    return copy.deepcopy(parsed)
 
 
 def read_form_file(path: str | Path) -> Any:

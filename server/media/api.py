@@ -11,6 +11,7 @@ from ..errors import AppError, NotFound
 from ..rest import Blueprint
 from . import service
 from .schemas import MediaOut
+from .storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +57,38 @@ class MediaFile(MethodView):
                       attachment_name=name)
 
 
+def _missing(backend: str, key: str) -> AppError:
+    log.error("stored media missing: backend %s key %s", backend, key)
+    return AppError("The stored file cannot be found; the administrators have been told.",
+                    status=500, code="media_missing", title="Media missing")
+
+
+def _check_stored(storage, *, backend: str, key: str) -> None:
+    """Ask the store for the object before sending the client to it: a store that is down or
+    silent is a 503 here (within its timeouts), not a redirect the client cannot follow."""
+    try:
+        found = storage.exists(key)
+    except StorageError as exc:
+        log.error("media store unavailable while serving %s: %s", key, exc)
+        raise service.StorageDown("The media store cannot be reached; try again in a "
+                                  "little while.") from exc
+    if not found:
+        raise _missing(backend, key)
+
+
 def _serve(*, backend: str, key: str, content_type: str, etag: str,
            attachment_name: str | None) -> Response:
     storage = service.storage_named(backend)
     disposition = f'attachment; filename="{attachment_name}"' if attachment_name else "inline"
     url = storage.url_for_download(key, content_type=content_type, disposition=disposition)
     if url is not None:
+        _check_stored(storage, backend=backend, key=key)
         resp = redirect(url, 302)
         resp.headers["Cache-Control"] = "no-store"  # the URL expires soon
         return resp
     path = storage.path_for(key)
     if not path.is_file():
-        log.error("stored media missing: backend %s key %s", backend, key)
-        raise AppError("The stored file cannot be found; the administrators have been told.",
-                       status=500, code="media_missing", title="Media missing")
+        raise _missing(backend, key)
     original = attachment_name is not None
     # Cache-Control: no-store, like every answer to a signed-in user (server/transport.py): an
     # original carries GPS, and access may be withdrawn. A client's If-None-Match still gets 304.

@@ -8,6 +8,8 @@ import click
 
 from ..db import unit_of_work
 from . import service
+from .leftovers import remove as remove_leftovers
+from .leftovers import stale_temporaries
 
 
 @click.group()
@@ -44,6 +46,9 @@ def sweep() -> None:
     freed = sum(_remove_if_idle(path) for path in stray)
     click.echo(f"Expired {len(expired)} unfinished upload(s); removed {len(stray)} spool "
                f"file(s), {freed} bytes.")
+    leftovers = stale_temporaries()
+    click.echo(f"Removed {len(leftovers)} temporary file(s) of killed processes, "
+               f"{remove_leftovers(leftovers)} bytes.")
     with unit_of_work():
         orphans = service.orphan_objects()
     if not orphans:

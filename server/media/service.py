@@ -26,6 +26,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from .. import failpoints
 from ..audit.service import append_event
 from ..auth.models import Role, User
 from ..db import unit_of_work, utcnow
@@ -471,6 +472,7 @@ def _store_in(*, upload_id: str, sha: str, size: int, path: Path, analysis,
         db.session.add(media)
         db.session.flush()
         result = _complete(uow, upload_id=upload_id, media=media, actor=actor, new=True)
+        failpoints.hit("media.completion_stored")  # stored and flushed, not committed
     return result
 
 

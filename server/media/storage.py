@@ -14,9 +14,12 @@ import errno
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from .. import failpoints
 
 
 class StorageError(RuntimeError):
@@ -89,6 +92,7 @@ class LocalStorage:
                         size += len(block)
                     out.flush()
                     os.fsync(out.fileno())
+                failpoints.hit("local.save_written")
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -115,6 +119,7 @@ class LocalStorage:
             tmp = target.parent / f".tmp-link-{os.getpid()}-{path.name}"
             tmp.unlink(missing_ok=True)
             os.link(path, tmp)
+            failpoints.hit("local.save_written")
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise _os_error("save", key, exc) from exc
@@ -176,6 +181,24 @@ class LocalStorage:
                 raise StorageError("probe object read back differently")
 
 
+_BOTO_SESSION = None
+_BOTO_LOCK = threading.Lock()
+
+
+def _s3_client(**options):
+    """An S3 client from the process's one boto3 session.
+
+    A new session reads botocore's endpoint and service-model JSON from disk again (~0.1 s of
+    CPU each time); one session loads them once. Sessions are not thread-safe, so clients are
+    made under a lock; the clients themselves are."""
+    global _BOTO_SESSION
+    import boto3
+    with _BOTO_LOCK:
+        if _BOTO_SESSION is None:
+            _BOTO_SESSION = boto3.session.Session()
+        return _BOTO_SESSION.client("s3", **options)
+
+
 class S3Storage:
     """Objects in one bucket of an S3-compatible store, through boto3."""
 
@@ -185,8 +208,7 @@ class S3Storage:
                  region: str | None = None, access_key_id: str | None = None,
                  secret_access_key: str | None = None, presign_seconds: int = 300,
                  multipart_chunk_bytes: int = 8 * 1024 * 1024, connect_timeout: float = 2.0,
-                 read_timeout: float = 60.0, max_attempts: int = 2):
-        import boto3
+                 read_timeout: float = 5.0, max_attempts: int = 2):
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
 
@@ -195,14 +217,15 @@ class S3Storage:
         config = Config(
             connect_timeout=connect_timeout, read_timeout=read_timeout,
             # A store that is down must show as a 503 within seconds, not after minutes of
-            # retries; the client retries the whole request later anyway.
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            # retries; the client retries the whole request later anyway. total_max_attempts
+            # counts the first attempt (botocore's max_attempts would not).
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             # Most self-hosted stores (MinIO, Ceph, moto) want bucket names in the path.
             s3={"addressing_style": "path" if endpoint_url else "auto"},
             signature_version="s3v4",
         )
-        self.client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint_url or None, region_name=region or None,
+        self.client = _s3_client(
+            endpoint_url=endpoint_url or None, region_name=region or None,
             aws_access_key_id=access_key_id or None,
             aws_secret_access_key=secret_access_key or None, config=config)
         # Parts of a bounded size, two at a time: memory stays flat whatever the object's size.
@@ -353,5 +376,8 @@ def build_storages(config) -> dict[str, Storage]:
             region=config.get("S3_REGION"), access_key_id=config.get("S3_ACCESS_KEY_ID"),
             secret_access_key=config.get("S3_SECRET_ACCESS_KEY"),
             presign_seconds=int(config.get("S3_PRESIGN_SECONDS") or 300),
-            multipart_chunk_bytes=int(config.get("S3_MULTIPART_CHUNK_BYTES") or 8 * 1024 * 1024))
+            multipart_chunk_bytes=int(config.get("S3_MULTIPART_CHUNK_BYTES") or 8 * 1024 * 1024),
+            connect_timeout=float(config.get("S3_CONNECT_TIMEOUT") or 2),
+            read_timeout=float(config.get("S3_READ_TIMEOUT") or 5),
+            max_attempts=int(config.get("S3_MAX_ATTEMPTS") or 2))
     return storages

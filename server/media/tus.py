@@ -23,6 +23,7 @@ from flask.views import MethodView
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import http_date
 
+from .. import failpoints
 from ..auth.access import ANY_ROLE, require_role, require_user
 from ..db import unit_of_work
 from ..errors import AppError, Conflict, problem
@@ -213,9 +214,11 @@ def _receive(spool: service.SpoolLock, *, committed: int, remaining: int,
     result = _Received(count=0)
     compare = spool.shared()
     if compare and spool.path.stat().st_size != committed + remaining:
-        spool.unshare(committed)
+        _unshare(spool, committed)
         compare = False
-    out = open(spool.path, "r+b")  # noqa: SIM115 - replaced if the spool is unshared
+    # Unbuffered: a full disk shows at the write it fails, never later at a flush or a close
+    # (which would answer 500 and could write the buffer back past a truncation).
+    out = open(spool.path, "r+b", buffering=0)  # noqa: SIM115 - replaced if unshared
     try:
         if not compare:
             # Whatever lies past the durable offset (a killed process, a cut chunk) is dropped.
@@ -244,31 +247,59 @@ def _receive(spool: service.SpoolLock, *, committed: int, remaining: int,
                     result.count += len(block)
                     continue
                 out.close()
-                spool.unshare(committed + result.count)
-                out = open(spool.path, "r+b")  # noqa: SIM115
+                _unshare(spool, committed + result.count)
+                out = open(spool.path, "r+b", buffering=0)  # noqa: SIM115
                 out.seek(committed + result.count)
                 compare = False
             try:
-                out.write(block)
+                failpoints.hit("tus.spool_write")
+                _write_all(out, block)
             except OSError as exc:
-                out.truncate(committed)
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise AppError("The server's upload disk is full; nothing of this chunk "
-                                   "was kept. Try again later.", status=507,
-                                   code="spool_full", title="Insufficient storage",
-                                   headers={"Retry-After": "60"}) from exc
+                _spool_failed(out, committed, exc)
                 raise
             if hasher:
                 hasher.update(block)
             result.count += len(block)
         if result.too_long and not compare:
             out.truncate(committed)
-        out.flush()
-        os.fsync(out.fileno())
+        try:
+            os.fsync(out.fileno())
+        except OSError as exc:  # some file systems report a full disk only here
+            _spool_failed(out, committed, exc)
+            raise
     finally:
         out.close()
     result.digest = hasher.digest() if hasher else None
     return result
+
+
+def _unshare(spool: service.SpoolLock, keep: int) -> None:
+    """`SpoolLock.unshare`, whose copy needs room on the spool disk: 507 if there is none."""
+    try:
+        spool.unshare(keep)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _full_spool() from exc
+        raise
+
+
+def _write_all(out, block: bytes) -> None:
+    view = memoryview(block)
+    while view:
+        view = view[out.write(view):]
+
+
+def _spool_failed(out, committed: int, exc: OSError) -> None:
+    """Drop what was written of the chunk; raise a 507 if the disk is full."""
+    out.truncate(committed)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise _full_spool() from exc
+
+
+def _full_spool() -> AppError:
+    return AppError("The server's upload disk is full; nothing of this chunk was kept. "
+                    "Try again later.", status=507, code="spool_full",
+                    title="Insufficient storage", headers={"Retry-After": "60"})
 
 
 def _discard(spool: service.SpoolLock, committed: int) -> None:

@@ -722,3 +722,19 @@ def test_any_yaml_document_is_a_problem_or_fine_never_a_crash(data):
         check_definition(read_yaml(document.encode("utf-8"), "fuzz.yaml"), "fuzz.yaml")
     except FormInvalid as exc:
         assert exc.problems
+
+
+def test_a_file_read_again_is_parsed_once_and_each_reader_gets_its_own_copy(monkeypatch):
+    raw = yaml.safe_dump(form()).encode()
+    expected = yaml.safe_load(raw)
+    first = read_yaml(raw, "f.yaml")
+    first["sections"][0]["questions"][0]["id"] = "CHANGED"   # a caller changing what it got
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed again")
+    monkeypatch.setattr(yaml, "load", no_parsing)
+    again = read_yaml(raw, "f.yaml")
+    assert again == expected and again is not first
+    assert again["sections"][0]["questions"][0]["id"] == "q1"
+    with pytest.raises(AssertionError, match="parsed again"):  # other bytes: parsed, not kept
+        read_yaml(raw + b"\n# another file\n", "g.yaml")

@@ -37,13 +37,16 @@ class MotoServer:
         self.server.start()
         self.port = self.server.get_host_and_port()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.running = True
 
     def stop(self) -> None:
         self.server.stop()
+        self.running = False
 
     def start(self) -> None:
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
+        self.running = True
 
     def new_bucket(self) -> str:
         name = f"adal-{uuid.uuid4().hex[:16]}"

@@ -419,7 +419,7 @@ def test_a_full_spool_disk_is_507_and_keeps_nothing_of_the_chunk(tus, app, monke
         def write(self, data):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tus_module, "open", lambda path, mode: FullDisk(path, "r+"),
+    monkeypatch.setattr(tus_module, "open", lambda path, mode, **kw: FullDisk(path, "r+"),
                         raising=False)
     resp = tus.patch(url, 10, b"b" * 20)
     assert_problem(resp, 507, "spool_full")

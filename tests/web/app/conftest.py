@@ -1,6 +1,6 @@
 """Browser tests of the inspector app (/app): a phone-sized context in the shared Chromium
 (tests/web/conftest.py), on the `world` fixture's data.
-Screenshots go to the test's tmp_path, or to docs/screenshots/ when ADAL_SCREENSHOTS=1.
+Screenshots are taken only with ADAL_SCREENSHOTS=1, into docs/screenshots/.
 """
 from __future__ import annotations
 
@@ -77,13 +77,16 @@ def open_phone(browser, live):
 
 
 @pytest.fixture
-def shot(tmp_path):
-    """shot(page, name): a PNG of the screen, into docs/screenshots/ with ADAL_SCREENSHOTS=1."""
-    folder = SCREENSHOTS if os.environ.get("ADAL_SCREENSHOTS") == "1" else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
+def shot():
+    """shot(page, name): with ADAL_SCREENSHOTS=1, a PNG of the screen into docs/screenshots/;
+    otherwise nothing (a PNG nobody looks at costs the suite a few seconds and proves nothing)."""
+    wanted = os.environ.get("ADAL_SCREENSHOTS") == "1"
 
-    def take(page, name: str, *, full_page: bool = False) -> Path:
-        path = folder / f"{name}.png"
+    def take(page, name: str, *, full_page: bool = False) -> Path | None:
+        if not wanted:
+            return None
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page, animations="disabled")
         return path
     return take

@@ -37,12 +37,16 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is not installed "
 
 
 @pytest.fixture
-def shot(tmp_path):
-    folder = SCREENSHOTS if os.environ.get("ADAL_SCREENSHOTS") == "1" else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
+def shot():
+    """shot(page, name): with ADAL_SCREENSHOTS=1, a PNG of the screen into docs/screenshots/;
+    otherwise nothing (a PNG nobody looks at costs the suite a few seconds and proves nothing)."""
+    wanted = os.environ.get("ADAL_SCREENSHOTS") == "1"
 
-    def take(page, name: str, *, full_page: bool = False) -> Path:
-        path = folder / f"console-{name}.png"
+    def take(page, name: str, *, full_page: bool = False) -> Path | None:
+        if not wanted:
+            return None
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"console-{name}.png"
         page.screenshot(path=str(path), full_page=full_page, animations="disabled")
         return path
     return take
