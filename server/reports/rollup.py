@@ -144,23 +144,32 @@ def sections_and_findings(label: str, clauses: list) -> tuple[dict, dict]:
     """(section means, finding counts) of a half-year, as section_means() and
     finding_counts() give them: two plain reads of the summary tables, summed over form
     versions here (an office rarely has more than one in a half-year)."""
-    sums: dict[int, dict[str, list]] = defaultdict(dict)
-    for office_id, section_id, n, total in fetch(
-            sa.select(S.c.office_id, S.c.section_id, S.c.visits, S.c.score_sum)
-            .where(S.c.period == label, *_of_offices(S, clauses))):
-        by_section = sums[office_id]
-        s = by_section.get(section_id)
-        if s is None:
-            by_section[section_id] = [n, total]
+    rows = fetch(sa.select(S.c.office_id, S.c.section_id, S.c.visits, S.c.score_sum)
+                 .where(S.c.period == label, S.c.visits > 0, *_of_offices(S, clauses)))
+    means: dict[int, dict[str, float]] = {}
+    repeated = []  # (office, section) seen again: another form version's rows
+    current, by_section = None, None
+    for office_id, section_id, n, total in rows:
+        if office_id != current:
+            current, by_section = office_id, means.setdefault(office_id, {})
+        if section_id in by_section:
+            repeated.append((office_id, section_id))
         else:
-            s[0] += n
-            s[1] += total
+            by_section[section_id] = total / n
+    if repeated:  # rare: sum Σ and n over the versions, then divide
+        sums: dict[tuple, list] = {}
+        wanted = set(repeated)
+        for office_id, section_id, n, total in rows:
+            if (office_id, section_id) in wanted:
+                s = sums.setdefault((office_id, section_id), [0, 0.0])
+                s[0] += n
+                s[1] += total
+        for (office_id, section_id), (n, total) in sums.items():
+            means[office_id][section_id] = total / n
     findings: dict[int, dict[str, int]] = defaultdict(dict)
     for office_id, question_id, n in fetch(
             sa.select(F.c.office_id, F.c.question_id, F.c.visits)
             .where(F.c.period == label, *_of_offices(F, clauses))):
         by_question = findings[office_id]
         by_question[question_id] = by_question.get(question_id, 0) + n
-    means = {oid: {sid: total / n for sid, (n, total) in by_section.items() if n}
-             for oid, by_section in sums.items()}
     return means, dict(findings)

@@ -386,7 +386,17 @@ def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
     previous_score = _round(previous.mean if previous else None, 2)
     critical = []
     found = data.findings.get(office.id, {})
-    for question, asked in sorted(_critical_asked(totals, data.labels, found).items()):
+    # The denominators depend on the versions and their visits only: offices that share them
+    # (most, at 60 visits on one form) share the sorted list, made once per report.
+    key = ("asked", *totals.versions.items())
+    cached = data.localised.get(key)
+    if cached is None:
+        pairs = sorted(_critical_asked(totals, data.labels, {}).items())
+        cached = data.localised[key] = (pairs, {q for q, _ in pairs})
+    asked_of = cached[0]
+    if not cached[1].issuperset(found):  # a finding no definition lists: counted on its own
+        asked_of = sorted(_critical_asked(totals, data.labels, found).items())
+    for question, asked in asked_of:
         # Every critical question of the office's forms, seen or not: 0 of 10 is a finding too.
         count = found.get(question, 0)
         key = (question, count, asked, lang)
