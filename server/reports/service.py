@@ -216,10 +216,10 @@ def _offices(clauses: list) -> list:
     return list(db.session.execute(query))
 
 
-def _collect(period: Period, tz: str, clauses: list) -> _Data:
+def _collect(period: Period, tz: str, clauses: list, lang: str | None = None) -> _Data:
     previous = previous_period(period, tz)
     if summaries.covers(period) and summaries.covers(previous):
-        return _collect_summaries(period, previous, clauses)
+        return _collect_summaries(period, previous, clauses, lang)
     data = _Data()
     data.totals, versions = _totals(period, clauses)
     # An office closed since still appears for a period in which it has approved visits.
@@ -232,14 +232,15 @@ def _collect(period: Period, tz: str, clauses: list) -> _Data:
     return data
 
 
-def _collect_summaries(period: Period, previous: Period, clauses: list) -> _Data:
+def _collect_summaries(period: Period, previous: Period, clauses: list,
+                       lang: str | None = None) -> _Data:
     """_collect from the summaries in three queries: offices with this and the previous
     half-year's totals, section sums with finding counts, recommendations."""
     data = _Data()
     offices: dict[int, object] = {}
     previous_sums: dict[int, list] = {}
-    versions: set[int] = set()
-    for row in rollup.offices_with_totals([period.label, previous.label], clauses):
+    versions: dict[int, str] = {}  # form version id -> sha256
+    for row in rollup.offices_with_totals([period.label, previous.label], clauses, lang):
         office_id = row[0]
         offices.setdefault(office_id, row)
         if row.period == period.label:
@@ -251,7 +252,7 @@ def _collect_summaries(period: Period, previous: Period, clauses: list) -> _Data
             t.total += row.score_sum
             t.squares += row.score_squares
             t.versions[row.form_version_id] = t.versions.get(row.form_version_id, 0) + row.visits
-            versions.add(row.form_version_id)
+            versions[row.form_version_id] = row.sha256
         elif row.period is not None:
             p = previous_sums.setdefault(office_id, [0, 0.0, 0.0])
             p[0] += row.scored
@@ -265,7 +266,7 @@ def _collect_summaries(period: Period, previous: Period, clauses: list) -> _Data
     # Every office of the programme: no list of thousands of ids to send and match.
     data.recs = _recommendation_counts(period, None if not clauses else
                                        [o.id for o in data.offices])
-    data.labels = _labels(versions)
+    data.labels = _labels(set(versions), shas=versions)
     return data
 
 
@@ -293,14 +294,17 @@ def _definition_labels(definition: dict) -> tuple[list, dict, tuple]:
     return sections, questions, tuple(critical)
 
 
-def _labels(version_ids: set[int]) -> _Labels:
+def _labels(version_ids: set[int], shas: dict[int, str] | None = None) -> _Labels:
     """Section titles and question labels of these form versions, newest first. A version
     never changes (its SHA-256 names its content), so each definition is read once."""
     if not version_ids:
         return _Labels({}, {})
-    rows = db.session.execute(sa.select(FormVersion.id, FormVersion.sha256)
-                              .where(FormVersion.id.in_(sorted(version_ids)))
-                              .order_by(FormVersion.id.desc())).all()
+    if shas is not None:  # read with the totals already
+        rows = sorted(shas.items(), reverse=True)
+    else:
+        rows = db.session.execute(sa.select(FormVersion.id, FormVersion.sha256)
+                                  .where(FormVersion.id.in_(sorted(version_ids)))
+                                  .order_by(FormVersion.id.desc())).all()
     known = {sha: _definitions.get(sha) for _, sha in rows}
     missing = [sha for sha, labels in known.items() if labels is None]
     if missing:
@@ -457,7 +461,8 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
     """The ranking of a period: every office of the kind(s) in scope, each kind ranked on its
     own; names and labels in `lang`, or in every language when lang is None (snapshots)."""
     cfg = settings(min_visits)
-    data = _collect(period, cfg.tz, _office_clauses(kind=kind, scope=scope, office_id=None))
+    data = _collect(period, cfg.tz, _office_clauses(kind=kind, scope=scope, office_id=None),
+                    lang)
     by_kind: dict[str, list[dict]] = defaultdict(list)
     eligible = {}
     for office in data.offices:
