@@ -150,8 +150,8 @@ def fetch(statement) -> list[tuple]:
 
 
 def sections_and_findings(label: str, clauses: list) -> tuple[dict, dict]:
-    """(section means, finding counts) of a half-year, as section_means() and
-    finding_counts() give them: two plain reads of the summary tables, summed over form
+    """(section means rounded to 2 decimals, finding counts) of a half-year, as
+    section_means() and finding_counts() give them: two plain reads of the summary tables, summed over form
     versions here (an office rarely has more than one in a half-year)."""
     # One read: section rows (score_sum a number) and finding rows (score_sum NULL).
     both = fetch(sa.union_all(
@@ -169,7 +169,7 @@ def sections_and_findings(label: str, clauses: list) -> tuple[dict, dict]:
         if section_id in by_section:
             repeated.append((office_id, section_id))
         else:
-            by_section[section_id] = total / n
+            by_section[section_id] = round(total / n, 2)  # as the reports show them
     if repeated:  # rare: sum Σ and n over the versions, then divide
         sums: dict[tuple, list] = {}
         wanted = set(repeated)
@@ -179,7 +179,7 @@ def sections_and_findings(label: str, clauses: list) -> tuple[dict, dict]:
                 s[0] += n
                 s[1] += total
         for (office_id, section_id), (n, total) in sums.items():
-            means[office_id][section_id] = total / n
+            means[office_id][section_id] = round(total / n, 2)
     findings: dict[int, dict[str, int]] = defaultdict(dict)
     for office_id, question_id, n, total in both:
         if total is not None:

@@ -115,6 +115,7 @@ class _Data:
     recs: dict = field(default_factory=dict)      # office id -> follow-up figures
     labels: _Labels | None = None
     localised: dict = field(default_factory=dict)  # labels and critical entries, made once
+    sections_rounded: bool = False  # section means already rounded to 2 decimals
 
 
 def _office_clauses(*, kind: str | None, scope: Scope, office_id: int | None) -> list:
@@ -263,6 +264,7 @@ def _collect_summaries(period: Period, previous: Period, clauses: list,
     data.previous = {oid: stats.mean_interval(n, total, squares)
                      for oid, (n, total, squares) in previous_sums.items() if n}
     data.sections, data.findings = rollup.sections_and_findings(period.label, clauses)
+    data.sections_rounded = True
     # Every office of the programme: no list of thousands of ids to send and match.
     data.recs = _recommendation_counts(period, None if not clauses else
                                        [o.id for o in data.offices])
@@ -368,6 +370,13 @@ def _critical_asked(totals: _Totals, labels: _Labels, found: dict) -> dict[str, 
     return asked
 
 
+def _section_scores(data: _Data, office_id: int) -> dict:
+    sections = data.sections.get(office_id, {})
+    if data.sections_rounded:  # rounded once where they were read (rollup)
+        return dict(sections)
+    return {k: round(v, 2) for k, v in sections.items()}
+
+
 def _question_label(data: _Data, question: str, lang: str | None):
     """A question's label in `lang`, localised once per report (every office repeats it)."""
     key = (question, lang)
@@ -417,7 +426,7 @@ def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
         "region": office.region, "kind": office.kind, "rank": None, "status": NOT_ENOUGH_VISITS,
         "visits": totals.visits, "score": score, "ci_low": low, "ci_high": high,
         "band": stats.band(score, green_min=cfg.green_min, yellow_min=cfg.yellow_min),
-        "section_scores": {k: round(v, 2) for k, v in data.sections.get(office.id, {}).items()},
+        "section_scores": _section_scores(data, office.id),
         "critical": critical,
         "change": (round(score - previous_score, 2)
                    if score is not None and previous_score is not None else None),
@@ -471,8 +480,12 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
     items = []
     for office_kind in sorted(by_kind, key=_kind_order):
         items += _rank_kind(by_kind[office_kind], eligible)
-    overall = {name: sum(item["recommendations"][name] for item in items)
-               for name in FOLLOW_UP}
+    overall = dict.fromkeys(FOLLOW_UP, 0)
+    for item in items:
+        figures = item["recommendations"]
+        if figures["created"]:  # the others count some of these: all 0 without any
+            for name in FOLLOW_UP:
+                overall[name] += figures[name]
     overall["total"] = overall.pop("created")
     start, end = _local_dates(period, cfg.tz)
     return {
