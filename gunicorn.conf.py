@@ -1,6 +1,8 @@
 """gunicorn settings for Adal: `gunicorn -c gunicorn.conf.py wsgi:app` (docs/deployment.md).
 
-Command-line options override these. The request limits are explicit, and set above the proxy's
+gunicorn also reads this file by itself when started in this folder; command-line options
+override it. Bind (`-b`, default 127.0.0.1:8000) and workers (`-w`, or WEB_CONCURRENCY) are left
+to the command line. The request limits are explicit, and set above the proxy's
 (nginx `large_client_header_buffers 4 8k`), so a request the proxy lets through is never
 refused here; the proxy answers longer ones itself with Adal's problem JSON.
 
@@ -12,13 +14,10 @@ writer below makes that answer problem+json like every other Adal error
 from __future__ import annotations
 
 import json
-import os
 
 import gunicorn.util
 
-bind = os.environ.get("ADAL_BIND", "127.0.0.1:8000")
 worker_class = "gthread"  # a slow phone's chunk must not hold a whole worker (docs/media.md)
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = 4
 timeout = 120
 

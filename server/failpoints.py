@@ -8,7 +8,7 @@ line, `name=action`; blank lines and `#` comments are ignored:
     tus.spool_write=enospc        # OSError(ENOSPC), as from a full disk
     media.completion_stored=kill  # SIGKILL this process, as the OOM killer or a power cut would
     media.completion_stored=block # wait (at most 60 s) while this line is still in the file
-    storage.s3_head=error         # RuntimeError("failpoint ...")
+    local.save_written=error      # RuntimeError("failpoint ..."): any other word
 
 The points (grep for `failpoints.hit`): `tus.spool_write` before each block of a PATCH is written
 to the spool; `media.completion_stored` after a completion stored the original and its

@@ -50,6 +50,14 @@ def _no_waiting_for_the_disk(dbapi_connection, _record) -> None:
         dbapi_connection.autocommit = autocommit
 
 
+_COMMITS = [0]  # commits on any engine of this process (see `world`)
+
+
+@sa.event.listens_for(sa.Engine, "commit")
+def _count_commit(_connection) -> None:
+    _COMMITS[0] += 1
+
+
 def _worker_database_url(worker: str) -> str:
     """The PostgreSQL database this xdist worker owns, created empty."""
     url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -147,6 +155,8 @@ class _ReusedApp:
         self.sqlite_file = sqlite_file
         self.config = copy.deepcopy(dict(app.config))
         self.extensions = dict(app.extensions)
+        self.commits_at_prepare = -1
+        self.world: dict | None = None  # `world`'s answer, once its database file is kept
 
     def prepare(self, tmp_path: Path, sqlite_template: Path | None) -> None:
         app = self.app
@@ -160,9 +170,25 @@ class _ReusedApp:
         app.extensions["adal_storages"] = build_storages(app.config)
         limiter.reset()
         if self.sqlite_file is not None:
-            for suffix in ("-wal", "-shm", "-journal"):
-                Path(f"{self.sqlite_file}{suffix}").unlink(missing_ok=True)
-            shutil.copyfile(sqlite_template, self.sqlite_file)
+            self.replace_database(sqlite_template)
+        self.commits_at_prepare = _COMMITS[0]
+
+    def replace_database(self, source: Path) -> None:
+        """SQLite: this process's database file becomes a copy of `source` (the engine's
+        connections must be closed)."""
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{self.sqlite_file}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(source, self.sqlite_file)
+
+    @property
+    def untouched(self) -> bool:
+        """SQLite, and nothing committed since prepare(): the database is still the template."""
+        return self.sqlite_file is not None and _COMMITS[0] == self.commits_at_prepare
+
+    def close_connections(self) -> None:
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
     def clean(self, pg: bool) -> None:
         with self.app.app_context():
@@ -275,9 +301,21 @@ DEFAULT_FORM = "survey_forms/service_centre_visit.v1.yaml"
 
 
 @pytest.fixture
-def world(commit):
+def world(app, commit, _reused_app):
     """A region, an office, an inspector and a supervisor with tokens, the default checklist
-    published, and an open assignment for the inspector whose window covers now."""
+    published, and an open assignment for the inspector whose window covers now.
+
+    On SQLite it is built once per test process: its database file is kept, and a later test
+    whose database is still untouched gets a copy of that file instead of a new build (~0.1 s
+    of CPU for ~1,000 tests). A test that wrote anything first gets a build of its own."""
+    reused = _reused_app if app is _reused_app.app else None
+    world_file = reused.sqlite_file.with_name("world.sqlite3") if reused and reused.sqlite_file \
+        else None
+    if reused and reused.world is not None and reused.untouched:
+        reused.close_connections()
+        reused.replace_database(world_file)
+        return copy.deepcopy(reused.world)
+    keep = reused is not None and reused.world is None and reused.untouched
     from datetime import timedelta
     from pathlib import Path
 
@@ -308,7 +346,12 @@ def world(commit):
             "supervisor": {"Authorization": f"Bearer {factories.token_for(supervisor)}"},
             "admin": {"Authorization": f"Bearer {factories.token_for(admin)}"},
         }
-    return commit(build)
+    built = commit(build)
+    if keep:
+        reused.close_connections()
+        shutil.copyfile(reused.sqlite_file, world_file)
+        reused.world = copy.deepcopy(built)
+    return built
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from server import create_app
+from server.extensions import db
 from tests.media.faults import Gunicorn, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,9 +31,16 @@ def _documented_snippet() -> str:
 @pytest.fixture(scope="module")
 def gunicorn(tmp_path_factory, sqlite_template):
     folder = tmp_path_factory.mktemp("limits")
-    if sqlite_template is None:
-        pytest.skip("runs on a SQLite copy of the schema")
-    shutil.copyfile(sqlite_template, folder / "adal.sqlite3")
+    if sqlite_template is not None:
+        shutil.copyfile(sqlite_template, folder / "adal.sqlite3")
+    else:  # a PostgreSQL run: the server still gets a SQLite file of its own
+        app = create_app({"TESTING": True, "SECRET_KEY": "k" * 32,
+                          "DATABASE_URL": f"sqlite:///{folder / 'adal.sqlite3'}"},
+                         instance_path=str(folder / "instance"))
+        with app.app_context():
+            db.create_all()
+            db.session.remove()
+            db.engine.dispose()
     server = Gunicorn({"ADAL_DATABASE_URL": f"sqlite:///{folder / 'adal.sqlite3'}",
                        "ADAL_SECRET_KEY": "k" * 32, "ADAL_MEDIA_ROOT": str(folder / "media"),
                        "ADAL_UPLOAD_SPOOL": str(folder / "spool"),

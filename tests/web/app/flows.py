@@ -54,9 +54,45 @@ def answer(page, qid: str, value) -> None:
         page.fill(f"#q-{qid}-input", value)
 
 
-def answer_section(page, answers: dict) -> None:
-    for qid, value in answers.items():
-        answer(page, qid, value)
+# Answers a whole section in one call: the same clicks on the same controls and the same input
+# and change events as answer(), without a browser round trip and actionability wait per control
+# (~40 ms each, 45 per checklist). test_a_visit_finished_offline_arrives_once_with_its_photo
+# answers by hand, so the controls are still driven as a person does at least once.
+_ANSWER_ALL = """(answers) => {
+  for (const [qid, value] of answers) {
+    const box = document.getElementById(`q-${qid}`);
+    if (!box) { throw new Error(`question ${qid} is not on the screen`); }
+    const control = (suffix) => {
+      const found = document.getElementById(`q-${qid}-${suffix}`);
+      if (!found) { throw new Error(`question ${qid} has no control ${suffix}`); }
+      return found;
+    };
+    const kind = box.dataset.type;
+    if (value === null) {
+      control("na").click();
+    } else if (kind === "yes_no" || kind === "single_choice") {
+      control(value).click();
+    } else if (kind === "multi_choice") {
+      for (const choice of value) { control(choice).click(); }
+    } else {
+      const input = control("input");
+      input.focus();
+      input.value = value;
+      input.dispatchEvent(new Event("input", {bubbles: true}));
+      input.dispatchEvent(new Event("change", {bubbles: true}));
+      input.blur();
+    }
+  }
+}"""
+
+
+def answer_section(page, answers: dict, *, by_hand: bool = False) -> None:
+    if by_hand:
+        for qid, value in answers.items():
+            answer(page, qid, value)
+        return
+    page.evaluate(_ANSWER_ALL, [[qid, None if value is NA else value]
+                                for qid, value in answers.items()])
 
 
 def next_section(page) -> None:
@@ -68,11 +104,12 @@ def wait_saved(page) -> None:
     page.wait_for_selector("body[data-save=saved]", state="attached")
 
 
-def fill_checklist(page, answers: dict = ANSWERS, *, on_section=None) -> None:
+def fill_checklist(page, answers: dict = ANSWERS, *, on_section=None,
+                   by_hand: bool = False) -> None:
     """Answer every section, pressing Next after each; stops on the finish step."""
     for section, section_answers in answers.items():
         page.wait_for_selector(f"#q-{next(iter(section_answers))}")
-        answer_section(page, section_answers)
+        answer_section(page, section_answers, by_hand=by_hand)
         if on_section:
             on_section(section)
         next_section(page)

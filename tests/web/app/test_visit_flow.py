@@ -51,7 +51,7 @@ def test_a_visit_finished_offline_arrives_once_with_its_photo(phone, world, app,
     assert "300" in page.inner_text("#q-A04 .error")
     page.set_input_files("#q-A04 .capture input[accept='image/*'][capture]", str(sample_photo))
     page.wait_for_selector("#q-A04 .media-item img")
-    flows.answer_section(page, flows.ANSWERS["accessibility"])
+    flows.answer_section(page, flows.ANSWERS["accessibility"], by_hand=True)
     assert _hidden(page, "A07")  # A06 is "absent" now
     assert page.is_hidden("#q-A04 .error")
     page.locator("#q-A04").scroll_into_view_if_needed()
@@ -62,7 +62,7 @@ def test_a_visit_finished_offline_arrives_once_with_its_photo(phone, world, app,
     answers = dict(flows.ANSWERS)
     answers.pop("accessibility")
     flows.next_section(page)
-    flows.fill_checklist(page, answers)
+    flows.fill_checklist(page, answers, by_hand=True)
     shot(page, "04-finish")
     page.click("#finish")
     page.wait_for_url("**/app/visits")
