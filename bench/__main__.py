@@ -16,6 +16,7 @@ BENCHMARKS = (
     ("exports", [], ["--visits", "200"]),
     ("s3_serve", [], ["--requests", "20"]),
     ("xlsform", ["--rows", "200000"], ["--rows", "2000", "--claimed-rows", "20"]),
+    ("alerts", [], ["--visits", "20", "--idle", "1"]),
 )
 
 

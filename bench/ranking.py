@@ -239,19 +239,32 @@ def _export(client, headers: dict, fmt: str) -> tuple[float, int, float]:
 
 
 def _phases(period) -> dict:
-    """Where the ranking's time goes: its queries one by one, then the Python."""
-    clauses = []
-    out = {}
-    for name, fn in (("totals", lambda: service._totals(period, clauses)),
-                     ("previous", lambda: service._means(
-                         service.previous_period(period, TZ), clauses)),
-                     ("sections", lambda: service._section_means(period, clauses)),
-                     ("findings", lambda: service._finding_counts(period, clauses)),
-                     ("offices", lambda: service._offices(clauses)),
-                     ("recommendations", lambda: service._recommendation_counts(
-                         period, [o.id for o in service._offices(clauses)]))):
-        out[name] = _timed(fn, 3)
+    """Where a half-year ranking's time goes: its reads one by one (as _collect_summaries
+    makes them), the rest being Python (intervals, bands, ranks, dicts)."""
+    from server.reports import rollup
+    label, previous = period.label, service.previous_period(period, TZ).label
+    out = {"offices+totals": _timed(lambda: rollup.offices_with_totals([label, previous], []), 3),
+           "sections+findings": _timed(lambda: rollup.sections_and_findings(label, []), 3),
+           "recommendations": _timed(lambda: service._recommendation_counts(period, None), 3),
+           "labels": _timed(lambda: service._labels({1}), 3)}
     return out
+
+
+def _office_page(period, repeat: int) -> tuple[float, float]:
+    """(office report ms, bare ms) for one office: the report (figures, sections, findings,
+    trend over four half-years) next to a bare GROUP BY of its visits over those periods."""
+    from server.offices.models import Office
+    office = db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
+    first = service.periods_before(period, TZ, service.TREND_PERIODS)[0]
+    bare = (sa.select(Visit.office_id, sa.func.avg(Visit.score))
+            .where(Visit.office_id == office.id, Visit.status == "approved",
+                   Visit.started_at >= first.start, Visit.started_at < period.end)
+            .group_by(Visit.office_id))
+    service.office_report(office=office, period=period, lang="en")
+    report_ms = _timed(lambda: service.office_report(office=office, period=period, lang="en"),
+                       repeat)
+    bare_ms = _timed(lambda: db.session.execute(bare).all(), repeat)
+    return report_ms, bare_ms
 
 
 def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
@@ -302,6 +315,7 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             full.append(time.perf_counter() - t0)
             db.session.rollback()
         phases = _phases(period)
+        office_ms, office_bare_ms = _office_page(period, repeat)
         db.session.remove()
         headers = _supervisor_headers()
     client = app.test_client()
@@ -322,6 +336,7 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             "bare_ms": _median_ms(bare), "ranking_ms": _median_ms(full),
             "ratio": statistics.median(full) / statistics.median(bare),
             "json_ms": _median_ms(json_samples), "phases": phases, "exports": exports,
+            "office_ms": office_ms, "office_bare_ms": office_bare_ms,
             "rss_mib": _rss_mib()}
 
 
@@ -370,6 +385,8 @@ def _print(results: list[dict], args) -> None:
               f"{r['ranking_ms']:>10.1f} {r['ratio']:>6.2f} {r['json_ms']:>8.1f} "
               f"{r['offices'] / csv_s:>10.0f} {r['offices'] / xlsx_s:>11.0f} "
               f"{max(csv_mem, xlsx_mem):>10.1f} {r['rss_mib']:>12.0f}")
+        print(f"            office page {r['office_ms']:.1f} ms, bare query of its visits "
+              f"{r['office_bare_ms']:.1f} ms, ratio {r['office_ms'] / r['office_bare_ms']:.2f}")
         print("            of the ranking, ms: " + ", ".join(
             f"{k} {v:.1f}" for k, v in r["phases"].items()))
 

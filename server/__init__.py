@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config, errors, health, rest, transport
 from . import models  # noqa: F401  (all tables known before create_all or migrations)
 from . import web
+from .alerts import api as alerts_api
 from .auth import api as auth_api
 from .audit import seal as audit_seal
 from .cli import adal
@@ -33,7 +34,7 @@ from .visits import api as visits_api
 
 BLUEPRINTS = (auth_api.blp, offices_api.blp, forms_api.blp, assignments_api.blp,
               visits_api.blp, review_api.blp, recommendations_api.blp, media_tus.blp,
-              media_api.blp, reports_api.blp, receipts_api.blp, exports_api.blp)
+              media_api.blp, reports_api.blp, receipts_api.blp, exports_api.blp, alerts_api.blp)
 
 
 class JSONProvider(DefaultJSONProvider):

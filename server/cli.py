@@ -20,6 +20,7 @@ from .errors import AppError
 from .forms.cli import forms
 from .forms.loader import FormInvalid
 from .forms.service import publish_directory
+from .jobs.cli import jobs, worker
 from .media.cli import media
 from .offices.cli import offices
 from .receipts.cli import receipts_cli
@@ -39,6 +40,8 @@ adal.add_command(offices)
 adal.add_command(forms)
 adal.add_command(media)
 adal.add_command(receipts_cli)
+adal.add_command(worker)
+adal.add_command(jobs)
 adal.add_command(reports_cli)
 
 

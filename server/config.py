@@ -83,6 +83,23 @@ DEFAULTS.update({
 })
 
 
+# Background jobs and alerts (docs/jobs.md, docs/alerts.md). An empty REDIS_URL runs jobs inline
+# after commit (the demo needs no Redis).
+DEFAULTS.update({
+    "REDIS_URL": "",
+    "JOB_QUEUE": "adal",
+    "JOB_RETRY_DELAYS": [10, 60, 300],      # seconds before each retry of a failed job
+    "JOB_TIMEOUT": 600,
+    "SMTP_URL": "",                         # smtp://user:pass@host:port; STARTTLS when offered
+    "SMTP_FROM": "adal@localhost",
+    "SMTP_TIMEOUT": 10,
+    "PUBLIC_URL": "",                       # https://adal.example.org: links in alerts
+    "ALERTS_ALLOW_PRIVATE_TARGETS": False,  # webhooks to loopback/private addresses (SSRF guard)
+    "ALERT_RETRY_HOURS": 24,                # then a delivery is failed (and visible)
+    "WEBHOOK_TIMEOUT": 5,
+    "MEDIA_WEB_PREVIEW_BYTES": 20 * 1024 ** 2,  # larger videos (or not H.264) get an MP4 preview
+})
+
 # Settings that are text whatever they look like. Flask's from_prefixed_env() reads each value
 # as JSON first, so ADAL_SECRET_KEY=12345678901234567890 would arrive as an int (and break
 # signing) and ADAL_S3_BUCKET=2026 as a number; these are taken from the environment verbatim.

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -32,6 +33,14 @@ class UnitOfWork:
         self.after.append(fn)
 
 
+_CURRENT: ContextVar[UnitOfWork | None] = ContextVar("adal_unit_of_work", default=None)
+
+
+def current_unit_of_work() -> UnitOfWork | None:
+    """The innermost unit of work open in this context (jobs enqueue after its commit)."""
+    return _CURRENT.get()
+
+
 def _run_logged(fn: Callable[[], Any]) -> None:
     try:
         fn()
@@ -43,6 +52,7 @@ def _run_logged(fn: Callable[[], Any]) -> None:
 def unit_of_work() -> Iterator[UnitOfWork]:
     """Commit once at the end; on error roll back and undo side effects (stored blobs)."""
     uow = UnitOfWork()
+    token = _CURRENT.set(uow)
     try:
         yield uow
         db.session.commit()
@@ -51,6 +61,8 @@ def unit_of_work() -> Iterator[UnitOfWork]:
         for fn in reversed(uow.undo):
             _run_logged(fn)
         raise
+    finally:
+        _CURRENT.reset(token)
     for fn in uow.after:
         _run_logged(fn)
 

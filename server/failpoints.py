@@ -11,8 +11,8 @@ line, `name=action`; blank lines and `#` comments are ignored:
     local.save_written=error      # RuntimeError("failpoint ..."): any other word
 
 The points (grep for `failpoints.hit`): `tus.spool_write` before each block of a PATCH is written
-to the spool; `media.completion_stored` after a completion stored the original and its
-derivatives, before the rows commit; `local.save_written` after the local store wrote a
+to the spool; `media.completion_stored` after a completion stored the original (its
+derivatives are a job after the commit), before the rows commit; `local.save_written` after the local store wrote a
 temporary file, before it is renamed into place.
 """
 from __future__ import annotations

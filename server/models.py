@@ -3,6 +3,8 @@ from .assignments import models as assignments  # noqa: F401
 from .audit import models as audit  # noqa: F401
 from .auth import models as auth  # noqa: F401
 from .forms import models as forms  # noqa: F401
+from .jobs import models as jobs  # noqa: F401
+from .alerts import models as alerts  # noqa: F401
 from .idempotency import IdempotencyRecord  # noqa: F401
 from .media import models as media  # noqa: F401
 from .offices import models as offices  # noqa: F401

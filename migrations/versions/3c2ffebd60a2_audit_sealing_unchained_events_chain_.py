@@ -1,7 +1,7 @@
 """audit sealing: unchained events, chain_seq, digest
 
 Revision ID: 3c2ffebd60a2
-Revises: 8e4d2f1a7c30
+Revises: 4769924ec0eb
 Create Date: 2026-12-04 12:44:32.288268
 
 """
@@ -18,7 +18,7 @@ import server.db  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '3c2ffebd60a2'
-down_revision = '8e4d2f1a7c30'
+down_revision = '4769924ec0eb'
 branch_labels = None
 depends_on = None
 

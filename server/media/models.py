@@ -21,7 +21,7 @@ class MediaObject(db.Model):
     __table_args__ = (
         sa.CheckConstraint("length(sha256) = 64", name="sha256_length"),
         sa.CheckConstraint("kind IN ('photo', 'video', 'audio')", name="kind"),
-        sa.CheckConstraint("status IN ('ready', 'failed')", name="status"),
+        sa.CheckConstraint("status IN ('processing', 'ready', 'failed')", name="status"),
         sa.CheckConstraint("gps_status IN ('valid', 'invalid', 'absent')", name="gps_status"),
     )
 

@@ -100,7 +100,7 @@ class Analysis:
 # --- the parent side ---------------------------------------------------------------------------
 
 def analyse(path: Path, *, workdir: Path, max_pixels: int = 40_000_000,
-            timeout: float = 60.0) -> Analysis:
+            timeout: float = 60.0, derivatives: bool = True) -> Analysis:
     """Validate `path`, read its facts and write its derivatives into `workdir`.
 
     Raises MediaRefused for anything that is not acceptable evidence. Never modifies `path`.
@@ -111,7 +111,7 @@ def analyse(path: Path, *, workdir: Path, max_pixels: int = 40_000_000,
     job = {"path": str(path), "workdir": str(workdir), "kind": kind,
            "content_type": content_type, "max_pixels": int(max_pixels),
            "size": path.stat().st_size, "timeout": float(timeout),
-           "fault": os.environ.get(FAULT_ENV) or None}
+           "fault": os.environ.get(FAULT_ENV) or None, "derivatives": derivatives}
     return _run_isolated(job, float(timeout))
 
 
@@ -247,6 +247,9 @@ def _child_main(conn, job: dict) -> None:
                        None, None))
             return
         conn.send(("validated", meta))
+        if not job.get("derivatives", True):  # validation only (derivatives come by a job)
+            conn.send(("derivatives", []))
+            return
         try:
             _fault(fault, "derivatives")
             made = make_derivatives(meta, state, Path(job["workdir"]))

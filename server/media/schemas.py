@@ -29,8 +29,9 @@ class MediaOut(ma.Schema):
     captured_at = fields.AwareDateTime(allow_none=True)
     gps = fields.Method("_gps", allow_none=True,
                         metadata={"description": "{lat, lon} read from the file when valid"})
-    status = fields.String(metadata={"description": "ready, or failed when a derivative "
-                                                    "could not be made"})
+    status = fields.String(metadata={"description": "processing until a job has made the "
+                                                    "derivatives; then ready, or failed when "
+                                                    "a derivative could not be made"})
     derivatives = fields.List(fields.Nested(DerivativeOut))
 
     def _gps(self, media) -> dict | None:

@@ -29,6 +29,7 @@ from flask import current_app
 from .. import failpoints
 from ..audit.service import append_event
 from ..auth.models import Role, User
+from ..jobs.queue import enqueue
 from ..db import unit_of_work, utcnow
 from ..errors import AppError, Conflict, NotFound
 from ..auth.scope import scoped
@@ -400,9 +401,9 @@ def finalise_upload(*, upload_id: str, actor: User) -> Finalised:
                               f"{size}.", "Too large for its kind")
             workdir = Path(tempfile.mkdtemp(prefix=".work-", dir=spool_dir()))
             try:
-                analysis = processing.analyse(
+                analysis = processing.analyse(  # validation only: derivatives are a job
                     path, workdir=workdir, max_pixels=int(current_app.config["MEDIA_MAX_PIXELS"]),
-                    timeout=float(current_app.config["MEDIA_PROCESS_TIMEOUT"]))
+                    timeout=float(current_app.config["MEDIA_PROCESS_TIMEOUT"]), derivatives=False)
                 return _store(upload_id=upload_id, sha=sha, size=size, path=path,
                               analysis=analysis, actor=actor)
             finally:
@@ -466,11 +467,13 @@ def _store_in(*, upload_id: str, sha: str, size: int, path: Path, analysis,
             duration_claimed=bool(analysis.duration_claimed), captured_at=analysis.captured_at,
             gps_lat=gps[0] if gps else None, gps_lon=gps[1] if gps else None,
             gps_status=analysis.gps_status, info=analysis.info or {},
-            status="failed" if analysis.derivative_error else "ready",
+            status="processing" if analysis.kind in ("photo", "video") else "ready",
             derivative_error=analysis.derivative_error, first_uploaded_by_id=actor.id,
             derivatives=derivatives)
         db.session.add(media)
         db.session.flush()
+        if media.status == "processing":  # thumbnail, preview, poster: server/media/jobs.py
+            enqueue("media.derivatives", media_id=media.id)
         result = _complete(uow, upload_id=upload_id, media=media, actor=actor, new=True)
         failpoints.hit("media.completion_stored")  # stored and flushed, not committed
     return result

@@ -83,27 +83,33 @@ def finding_counts(label: str, clauses: list) -> dict[int, dict[str, int]]:
     return dict(result)
 
 
-def offices_with_totals(labels: list[str], clauses: list) -> list:
+def offices_with_totals(labels: list[str], clauses: list, lang: str | None = None) -> list:
     """The offices of the report, each with its summary totals of these half-years: one query,
     offices LEFT JOIN report_totals (an office without visits comes once, with NULLs).
     Rows: id, code, name, kind, active, region, period, form_version_id, visits, scored,
     score_sum, score_squares."""
+    from ..forms.models import FormVersion
     from ..offices.models import Region
     _r = Region.__table__
+    _fv = FormVersion.__table__
     joined = (_o.join(_r, _r.c.id == _o.c.region_id)
-              .outerjoin(T, sa.and_(T.c.office_id == _o.c.id, T.c.period.in_(labels))))
-    rows = fetch(sa.select(_o.c.id, _o.c.code, _o.c.name, _o.c.kind, _o.c.active,
+              .outerjoin(T, sa.and_(T.c.office_id == _o.c.id, T.c.period.in_(labels)))
+              .outerjoin(_fv, _fv.c.id == T.c.form_version_id))
+    if lang is not None:
+        # The name in `lang` (else English) picked out by the database: parsing 5,000 JSON
+        # names in Python cost more than the query. The whole JSON only when neither exists.
+        text = sa.func.coalesce(sa.func.nullif(_o.c.name[lang].as_string(), ""),
+                                sa.func.nullif(_o.c.name["en"].as_string(), ""))
+        whole = sa.case((text.is_(None), sa.cast(_o.c.name, sa.Text)), else_=sa.null())
+    else:
+        text, whole = sa.null(), sa.cast(_o.c.name, sa.Text)
+    rows = fetch(sa.select(_o.c.id, _o.c.code, text, whole, _o.c.kind, _o.c.active,
                            _r.c.code.label("region"), T.c.period, T.c.form_version_id,
-                           T.c.visits, T.c.scored, T.c.score_sum, T.c.score_squares)
+                           T.c.visits, T.c.scored, T.c.score_sum, T.c.score_squares,
+                           _fv.c.sha256)
                  .select_from(joined).where(*clauses))
-    if rows and isinstance(rows[0][2], str):  # SQLite hands JSON back as text
-        names: dict = {}
-        for i, row in enumerate(rows):
-            name = names.get(row[2])
-            if name is None:
-                name = names[row[2]] = json.loads(row[2])
-            rows[i] = (*row[:2], name, *row[3:])
-    return [OfficeTotals(*row) for row in rows]
+    return [OfficeTotals(*row[:2], row[2] if row[3] is None else json.loads(row[3]), *row[4:])
+            for row in rows]
 
 
 class OfficeTotals(NamedTuple):
@@ -119,17 +125,20 @@ class OfficeTotals(NamedTuple):
     scored: int | None
     score_sum: float | None
     score_squares: float | None
+    sha256: str | None  # the form version's, for its labels (no query when already read)
 
 
 def fetch(statement) -> list[tuple]:
     """All rows of a Core SELECT as plain tuples, straight from the driver's cursor in this
-    session's transaction: no Row objects, no result processing (the summary queries bind
-    and return only text and numbers). A ranking of 5,000 offices reads ~35,000 values so;
+    session's transaction: no Row objects, no result processing (the summary queries return
+    only text and numbers; parameters still go through their bind processors). A ranking of 5,000 offices reads ~35,000 values so;
     through Result rows that alone cost more than the query."""
     connection = db.session.connection()
     compiled = statement.compile(dialect=connection.dialect,
                                  compile_kwargs={"render_postcompile": True})
-    params = compiled.params
+    processors = compiled._bind_processors  # e.g. a JSON path: 'en' -> '$."en"'
+    params = {name: processors[name](value) if name in processors else value
+              for name, value in compiled.params.items()}
     if compiled.positiontup is not None:  # qmark (SQLite)
         params = tuple(params[name] for name in compiled.positiontup)
     cursor = connection.connection.dbapi_connection.cursor()
@@ -141,26 +150,40 @@ def fetch(statement) -> list[tuple]:
 
 
 def sections_and_findings(label: str, clauses: list) -> tuple[dict, dict]:
-    """(section means, finding counts) of a half-year, as section_means() and
-    finding_counts() give them: two plain reads of the summary tables, summed over form
+    """(section means rounded to 2 decimals, finding counts) of a half-year, as
+    section_means() and finding_counts() give them: two plain reads of the summary tables, summed over form
     versions here (an office rarely has more than one in a half-year)."""
-    sums: dict[int, dict[str, list]] = defaultdict(dict)
-    for office_id, section_id, n, total in fetch(
-            sa.select(S.c.office_id, S.c.section_id, S.c.visits, S.c.score_sum)
-            .where(S.c.period == label, *_of_offices(S, clauses))):
-        by_section = sums[office_id]
-        s = by_section.get(section_id)
-        if s is None:
-            by_section[section_id] = [n, total]
+    # One read: section rows (score_sum a number) and finding rows (score_sum NULL).
+    both = fetch(sa.union_all(
+        sa.select(S.c.office_id, S.c.section_id, S.c.visits, S.c.score_sum)
+        .where(S.c.period == label, S.c.visits > 0, *_of_offices(S, clauses)),
+        sa.select(F.c.office_id, F.c.question_id, F.c.visits, sa.null())
+        .where(F.c.period == label, *_of_offices(F, clauses))))
+    rows = [row for row in both if row[3] is not None]
+    means: dict[int, dict[str, float]] = {}
+    repeated = []  # (office, section) seen again: another form version's rows
+    current, by_section = None, None
+    for office_id, section_id, n, total in rows:
+        if office_id != current:
+            current, by_section = office_id, means.setdefault(office_id, {})
+        if section_id in by_section:
+            repeated.append((office_id, section_id))
         else:
-            s[0] += n
-            s[1] += total
+            by_section[section_id] = round(total / n, 2)  # as the reports show them
+    if repeated:  # rare: sum Σ and n over the versions, then divide
+        sums: dict[tuple, list] = {}
+        wanted = set(repeated)
+        for office_id, section_id, n, total in rows:
+            if (office_id, section_id) in wanted:
+                s = sums.setdefault((office_id, section_id), [0, 0.0])
+                s[0] += n
+                s[1] += total
+        for (office_id, section_id), (n, total) in sums.items():
+            means[office_id][section_id] = round(total / n, 2)
     findings: dict[int, dict[str, int]] = defaultdict(dict)
-    for office_id, question_id, n in fetch(
-            sa.select(F.c.office_id, F.c.question_id, F.c.visits)
-            .where(F.c.period == label, *_of_offices(F, clauses))):
+    for office_id, question_id, n, total in both:
+        if total is not None:
+            continue
         by_question = findings[office_id]
         by_question[question_id] = by_question.get(question_id, 0) + n
-    means = {oid: {sid: total / n for sid, (n, total) in by_section.items() if n}
-             for oid, by_section in sums.items()}
     return means, dict(findings)

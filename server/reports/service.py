@@ -115,6 +115,7 @@ class _Data:
     recs: dict = field(default_factory=dict)      # office id -> follow-up figures
     labels: _Labels | None = None
     localised: dict = field(default_factory=dict)  # labels and critical entries, made once
+    sections_rounded: bool = False  # section means already rounded to 2 decimals
 
 
 def _office_clauses(*, kind: str | None, scope: Scope, office_id: int | None) -> list:
@@ -216,10 +217,10 @@ def _offices(clauses: list) -> list:
     return list(db.session.execute(query))
 
 
-def _collect(period: Period, tz: str, clauses: list) -> _Data:
+def _collect(period: Period, tz: str, clauses: list, lang: str | None = None) -> _Data:
     previous = previous_period(period, tz)
     if summaries.covers(period) and summaries.covers(previous):
-        return _collect_summaries(period, previous, clauses)
+        return _collect_summaries(period, previous, clauses, lang)
     data = _Data()
     data.totals, versions = _totals(period, clauses)
     # An office closed since still appears for a period in which it has approved visits.
@@ -232,14 +233,15 @@ def _collect(period: Period, tz: str, clauses: list) -> _Data:
     return data
 
 
-def _collect_summaries(period: Period, previous: Period, clauses: list) -> _Data:
+def _collect_summaries(period: Period, previous: Period, clauses: list,
+                       lang: str | None = None) -> _Data:
     """_collect from the summaries in three queries: offices with this and the previous
     half-year's totals, section sums with finding counts, recommendations."""
     data = _Data()
     offices: dict[int, object] = {}
     previous_sums: dict[int, list] = {}
-    versions: set[int] = set()
-    for row in rollup.offices_with_totals([period.label, previous.label], clauses):
+    versions: dict[int, str] = {}  # form version id -> sha256
+    for row in rollup.offices_with_totals([period.label, previous.label], clauses, lang):
         office_id = row[0]
         offices.setdefault(office_id, row)
         if row.period == period.label:
@@ -251,7 +253,7 @@ def _collect_summaries(period: Period, previous: Period, clauses: list) -> _Data
             t.total += row.score_sum
             t.squares += row.score_squares
             t.versions[row.form_version_id] = t.versions.get(row.form_version_id, 0) + row.visits
-            versions.add(row.form_version_id)
+            versions[row.form_version_id] = row.sha256
         elif row.period is not None:
             p = previous_sums.setdefault(office_id, [0, 0.0, 0.0])
             p[0] += row.scored
@@ -262,10 +264,11 @@ def _collect_summaries(period: Period, previous: Period, clauses: list) -> _Data
     data.previous = {oid: stats.mean_interval(n, total, squares)
                      for oid, (n, total, squares) in previous_sums.items() if n}
     data.sections, data.findings = rollup.sections_and_findings(period.label, clauses)
+    data.sections_rounded = True
     # Every office of the programme: no list of thousands of ids to send and match.
     data.recs = _recommendation_counts(period, None if not clauses else
                                        [o.id for o in data.offices])
-    data.labels = _labels(versions)
+    data.labels = _labels(set(versions), shas=versions)
     return data
 
 
@@ -293,14 +296,17 @@ def _definition_labels(definition: dict) -> tuple[list, dict, tuple]:
     return sections, questions, tuple(critical)
 
 
-def _labels(version_ids: set[int]) -> _Labels:
+def _labels(version_ids: set[int], shas: dict[int, str] | None = None) -> _Labels:
     """Section titles and question labels of these form versions, newest first. A version
     never changes (its SHA-256 names its content), so each definition is read once."""
     if not version_ids:
         return _Labels({}, {})
-    rows = db.session.execute(sa.select(FormVersion.id, FormVersion.sha256)
-                              .where(FormVersion.id.in_(sorted(version_ids)))
-                              .order_by(FormVersion.id.desc())).all()
+    if shas is not None:  # read with the totals already
+        rows = sorted(shas.items(), reverse=True)
+    else:
+        rows = db.session.execute(sa.select(FormVersion.id, FormVersion.sha256)
+                                  .where(FormVersion.id.in_(sorted(version_ids)))
+                                  .order_by(FormVersion.id.desc())).all()
     known = {sha: _definitions.get(sha) for _, sha in rows}
     missing = [sha for sha, labels in known.items() if labels is None]
     if missing:
@@ -364,6 +370,13 @@ def _critical_asked(totals: _Totals, labels: _Labels, found: dict) -> dict[str, 
     return asked
 
 
+def _section_scores(data: _Data, office_id: int) -> dict:
+    sections = data.sections.get(office_id, {})
+    if data.sections_rounded:  # rounded once where they were read (rollup)
+        return dict(sections)
+    return {k: round(v, 2) for k, v in sections.items()}
+
+
 def _question_label(data: _Data, question: str, lang: str | None):
     """A question's label in `lang`, localised once per report (every office repeats it)."""
     key = (question, lang)
@@ -386,7 +399,17 @@ def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
     previous_score = _round(previous.mean if previous else None, 2)
     critical = []
     found = data.findings.get(office.id, {})
-    for question, asked in sorted(_critical_asked(totals, data.labels, found).items()):
+    # The denominators depend on the versions and their visits only: offices that share them
+    # (most, at 60 visits on one form) share the sorted list, made once per report.
+    key = ("asked", *totals.versions.items())
+    cached = data.localised.get(key)
+    if cached is None:
+        pairs = sorted(_critical_asked(totals, data.labels, {}).items())
+        cached = data.localised[key] = (pairs, {q for q, _ in pairs})
+    asked_of = cached[0]
+    if not cached[1].issuperset(found):  # a finding no definition lists: counted on its own
+        asked_of = sorted(_critical_asked(totals, data.labels, found).items())
+    for question, asked in asked_of:
         # Every critical question of the office's forms, seen or not: 0 of 10 is a finding too.
         count = found.get(question, 0)
         key = (question, count, asked, lang)
@@ -403,7 +426,7 @@ def _item(office, data: _Data, cfg: Settings, lang: str | None) -> dict:
         "region": office.region, "kind": office.kind, "rank": None, "status": NOT_ENOUGH_VISITS,
         "visits": totals.visits, "score": score, "ci_low": low, "ci_high": high,
         "band": stats.band(score, green_min=cfg.green_min, yellow_min=cfg.yellow_min),
-        "section_scores": {k: round(v, 2) for k, v in data.sections.get(office.id, {}).items()},
+        "section_scores": _section_scores(data, office.id),
         "critical": critical,
         "change": (round(score - previous_score, 2)
                    if score is not None and previous_score is not None else None),
@@ -447,7 +470,8 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
     """The ranking of a period: every office of the kind(s) in scope, each kind ranked on its
     own; names and labels in `lang`, or in every language when lang is None (snapshots)."""
     cfg = settings(min_visits)
-    data = _collect(period, cfg.tz, _office_clauses(kind=kind, scope=scope, office_id=None))
+    data = _collect(period, cfg.tz, _office_clauses(kind=kind, scope=scope, office_id=None),
+                    lang)
     by_kind: dict[str, list[dict]] = defaultdict(list)
     eligible = {}
     for office in data.offices:
@@ -456,8 +480,12 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
     items = []
     for office_kind in sorted(by_kind, key=_kind_order):
         items += _rank_kind(by_kind[office_kind], eligible)
-    overall = {name: sum(item["recommendations"][name] for item in items)
-               for name in FOLLOW_UP}
+    overall = dict.fromkeys(FOLLOW_UP, 0)
+    for item in items:
+        figures = item["recommendations"]
+        if figures["created"]:  # the others count some of these: all 0 without any
+            for name in FOLLOW_UP:
+                overall[name] += figures[name]
     overall["total"] = overall.pop("created")
     start, end = _local_dates(period, cfg.tz)
     return {

@@ -14,7 +14,6 @@ visit count falls to 0 is deleted. `rebuild()` recomputes everything from the vi
 """
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections import defaultdict
@@ -25,11 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..offices.models import Office
-from ..periods import Period, half_year_of, parse_period
+from ..periods import Period, half_year_of
 from ..visits.models import Visit, VisitFinding, VisitSectionScore, VisitStatus
 from .models import ReportFinding, ReportSection, ReportTotal
-
-log = logging.getLogger(__name__)
 
 _v = Visit.__table__
 _s = VisitSectionScore.__table__
@@ -230,8 +227,3 @@ def rebuild() -> dict[str, int]:
             db.session.execute(sa.insert(table), rows)
         counts[name] = len(rows)
     return counts
-
-
-def half_year_label(period: Period) -> str:
-    """The label the summaries use for a half-year period."""
-    return parse_period(period.label, _tz()).label

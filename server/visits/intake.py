@@ -122,7 +122,8 @@ class StoredVisit:
 
 def follow_ups(stored: StoredVisit) -> list[FollowUp]:
     """Inserts that must land with a new visit (in the same statement, atomically). The ORM
-    path's counterpart is the end of service.submit_visit. None yet."""
+    path's counterpart is the end of service.submit_visit. None yet: visits with critical
+    findings (alert jobs) take the ORM path (_check_and_store)."""
     return []
 
 
@@ -279,6 +280,11 @@ def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datet
     intake = service._check(visit=visit, form=form, inspector=inspector, data=data,
                             lang=_lang(), window=(row.window_start, row.window_end))
     result = intake.result
+    if result.critical:
+        # Critical findings raise alerts through the job outbox (service.submit_visit calls
+        # alerts.hooks.visit_received, dispatched after the session commits): such visits are
+        # rare, so they take the ORM path rather than a second outbox here. Nothing is written.
+        return None
     critical = list(result.critical)
     flags = [f.kind for f in intake.flags]
     event = with_digest(prepared_event(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from ..alerts.hooks import visit_received
 from ..assignments.models import Assignment, AssignmentStatus
 from ..audit.models import AuditEvent
 from ..audit.service import append_event
@@ -360,6 +361,7 @@ def submit_visit(*, inspector: User, data: dict, body: dict, lang: str
                           "form": f"{version.form.key}/v{version.version}",
                           "score": visit.score, "critical": visit.critical,
                           "flags": [f.kind for f in intake.flags], "body_sha256": sha})
+    visit_received(visit)  # critical findings raise alerts once this commits (server/alerts)
     return visit, intake
 
 

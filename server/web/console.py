@@ -26,6 +26,7 @@ from ..visits.models import Visit
 from ..visits.service import compiled, get_visit, visit_view
 from . import (console_admin, console_audit, console_map, console_offices, console_planning,
                console_recommendations, console_visits)
+from . import console_jobs
 from .console_access import SignIn, field_messages, problem_detail, staff, t
 from .console_format import (DECISION_STATUS, flag_details, flag_groups, fmt_answer, fmt_value,
                              history_details, label, positions, queue_flags, revisions, widget,
@@ -222,6 +223,7 @@ def _render_visit(user, visit_uuid, *, error: AppError | None = None, status: in
     questions = {qid: q for s in sections for qid, q in s["questions"].items()}
     section_of = {qid: s["id"] for s in sections for qid in s["questions"]}
     kinds = {link.media.sha256: link.media.kind for link in visit.evidence}
+    media = {link.media.sha256: link.media for link in visit.evidence}  # status, web preview
     answers_by_section: dict[str, list] = {}
     for answer in view["answers"]:
         answers_by_section.setdefault(section_of.get(answer["question_id"], ""), []).append(answer)
@@ -229,7 +231,7 @@ def _render_visit(user, visit_uuid, *, error: AppError | None = None, status: in
     correction = _correction(sections, view, entered or {}, error is not None)
     return render_template(
         "console/visit.html", visit=view, sections=sections, questions=questions,
-        answers_by_section=answers_by_section, kinds=kinds,
+        answers_by_section=answers_by_section, kinds=kinds, media=media,
         submissions=revisions(visit, view, questions),
         reviewable=reviewable, own=visit.inspector_id == user.id, decisions=DECISIONS,
         office=visit.office, error=error, entered=entered or {}, correction=correction,
@@ -471,6 +473,8 @@ bp.add_url_rule("/planning/assignments.csv", view_func=console_planning.upload_a
 bp.add_url_rule("/planning/inspectors/<login>/conflicts",
                 view_func=console_planning.update_conflicts, methods=["POST"])
 bp.add_url_rule("/admin", view_func=console_admin.admin)
+bp.add_url_rule("/admin/jobs", view_func=console_jobs.jobs_page)
+bp.add_url_rule("/admin/jobs/<int:job_id>/retry", view_func=console_jobs.retry_job, methods=["POST"])
 bp.add_url_rule("/admin/users", view_func=console_admin.create_user, methods=["POST"])
 bp.add_url_rule("/admin/users/<login>/deactivate", view_func=console_admin.deactivate_user,
                 methods=["POST"])

@@ -33,8 +33,7 @@ class MotoServer:
     """moto's threaded server on a fixed free port; can be stopped and started again."""
 
     def __init__(self) -> None:
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.server.start()
+        self.server = _started(0)
         self.port = self.server.get_host_and_port()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.running = True
@@ -44,8 +43,7 @@ class MotoServer:
         self.running = False
 
     def start(self) -> None:
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
+        self.server = _started(self.port)
         self.running = True
 
     def new_bucket(self) -> str:
@@ -54,6 +52,27 @@ class MotoServer:
                      aws_access_key_id="testing",
                      aws_secret_access_key="testing").create_bucket(Bucket=name)
         return name
+
+
+def _started(port: int) -> ThreadedMotoServer:
+    """ThreadedMotoServer.start(), except that a server thread that fails (say, the port is
+    not free yet) is an error here instead of a wait that never ends."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    failed: list[BaseException] = []
+
+    def entry() -> None:
+        try:
+            server._server_entry()
+        except BaseException as exc:
+            failed.append(exc)
+            server._server_ready_event.set()
+            raise
+
+    server._thread = threading.Thread(target=entry, daemon=True)
+    server._thread.start()
+    if not server._server_ready_event.wait(30) or failed:
+        raise RuntimeError(f"moto's server did not start on port {port}: {failed}")
+    return server
 
 
 @pytest.fixture(scope="session")

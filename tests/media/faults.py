@@ -23,7 +23,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check, *, timeout: float = 10.0, what: str = "condition"):
+def wait_until(check, *, timeout: float = 60.0, what: str = "condition"):
     """Poll `check` (every 20 ms) until it returns something true; that value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -98,7 +98,7 @@ class Gunicorn:
              "--graceful-timeout", "1", "--preload", *args, "wsgi:app"],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self.ready, timeout=20, what=f"gunicorn on {self.url} (see {self.log})")
+        wait_until(self.ready, timeout=60, what=f"gunicorn on {self.url} (see {self.log})")
 
     def ready(self) -> bool:
         if self.proc.poll() is not None:

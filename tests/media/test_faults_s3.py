@@ -93,8 +93,8 @@ def test_s3_failing_at_completion_is_a_prompt_503_and_the_retry_stores_once(
     assert_problem(resp, 503, "storage_unavailable")
     assert int(resp.headers["Retry-After"]) > 0
     # 0.5 s timeouts, one attempt: the wait for S3 is under a second; the rest is the file's
-    # checks in the decoder process (slow on a busy machine). Before: 182.6 s.
-    assert took < 8, f"the 503 took {took:.1f} s"
+    # checks in the decoder process, which on a machine loaded 5x took 13 s. Before: 182.6 s.
+    assert took < 40, f"the 503 took {took:.1f} s"
     assert tus.offset(url) == 400  # resumable: the last chunk is sent again
     assert count(MediaObject) == 0 and count(MediaDerivative) == 0
     if fault == "silent":
@@ -128,7 +128,7 @@ def test_serving_from_s3_while_it_fails_is_a_prompt_503_not_a_redirect_to_nowher
         own_moto.stop()
     started = time.monotonic()
     resp = client.get(path, headers=inspector_headers)
-    assert time.monotonic() - started < 5  # 0.5 s timeouts, one attempt
+    assert time.monotonic() - started < 20  # 0.5 s timeouts, one attempt; a busy machine
     assert_problem(resp, 503, "storage_unavailable")
     assert int(resp.headers["Retry-After"]) > 0
     if fault == "silent":

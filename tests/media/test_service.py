@@ -291,11 +291,53 @@ def _full_disk_for(monkeypatch, part: str) -> None:
     monkeypatch.setattr(storage_module.tempfile, "mkstemp", mkstemp)
 
 
+def _retry_failed_jobs(app) -> list[str]:
+    """What an admin's "retry" does (console Jobs page): each failed job again; their states."""
+    import sqlalchemy as sa
+
+    from server.db import unit_of_work
+    from server.extensions import db
+    from server.jobs import queue
+    from server.jobs.models import Job
+    with app.app_context():
+        failed = db.session.scalars(sa.select(Job.id).where(Job.state == "failed")).all()
+        for job_id in failed:
+            with unit_of_work():
+                queue.retry(job_id)
+        return [j.state for j in db.session.scalars(sa.select(Job).order_by(Job.id))]
+
+
+def _media_status(app, sha: str) -> str:
+    import sqlalchemy as sa
+
+    from server.extensions import db
+    with app.app_context():
+        return db.session.scalar(sa.select(MediaObject.status).where(MediaObject.sha256 == sha))
+
+
 @pytest.mark.one_backend  # the local disk
-@pytest.mark.parametrize("part", ["originals", "derivatives"])
+def test_a_full_disk_for_derivatives_leaves_the_original_stored_and_the_job_to_retry(
+        tus, app, count, monkeypatch):
+    """F6 after the original: the upload is complete (derivatives are a job); the job fails,
+    the media says "processing", and a retry once there is room makes the derivatives."""
+    data = jpeg_bytes(width=300, height=200, seed=41)
+    sha = hashlib.sha256(data).hexdigest()
+    url = tus.new(len(data))
+    assert tus.patch(url, 0, data[:100]).status_code == 204
+    _full_disk_for(monkeypatch, "derivatives")
+    assert tus.patch(url, 100, data[100:]).status_code == 204
+    assert _stored_bytes(app, sha) == data
+    assert _media_status(app, sha) == "processing" and count(MediaDerivative) == 0
+    monkeypatch.undo()
+    assert _retry_failed_jobs(app) == ["done"]
+    assert _media_status(app, sha) == "ready" and count(MediaDerivative) == 2
+
+
+@pytest.mark.one_backend  # the local disk
+@pytest.mark.parametrize("part", ["originals"])
 def test_a_full_media_disk_is_507_storage_failed_and_nothing_half_stored(tus, app, count,
                                                                          monkeypatch, part):
-    """F6 on the media disk: the original (or a derivative after it) cannot be written."""
+    """F6 on the media disk: the original cannot be written."""
     data = jpeg_bytes(width=300, height=200, seed=41)
     url = tus.new(len(data))
     assert tus.patch(url, 0, data[:100]).status_code == 204
@@ -347,11 +389,11 @@ def test_a_missing_s3_bucket_is_503_storage_failed_and_the_upload_stays_resumabl
 
 
 @pytest.mark.one_backend  # an S3 app of its own
-def test_s3_failing_after_the_original_leaves_only_content_addressed_objects_a_retry_reuses(
+def test_s3_failing_after_the_original_leaves_the_derivatives_to_a_retried_job(
         app_with, moto, inspector_headers, count, monkeypatch):
-    """The original is PUT, then S3 goes away: the derivative PUT fails and so does the
-    rollback's DELETE of the original. What is left is the original under its own hash, which
-    the retry finds and uses instead of sending it again."""
+    """The original is PUT, then S3 goes away: the upload is complete (the derivatives are a
+    job), the job fails and leaves only the original; its retry stores the derivatives without
+    sending the original again."""
     from server.media.storage import S3Storage, StorageUnavailable
 
     s3_app = app_with(**s3_settings(moto))
@@ -373,16 +415,16 @@ def test_s3_failing_after_the_original_leaves_only_content_addressed_objects_a_r
 
     monkeypatch.setattr(S3Storage, "save_file", save_file)
     monkeypatch.setattr(S3Storage, "delete", delete)
-    resp = tus.patch(url, 100, data[100:])
-    assert_problem(resp, 503, "storage_unavailable")
-    assert count(MediaObject) == 0 and count(MediaDerivative) == 0
+    assert tus.patch(url, 100, data[100:]).status_code == 204
+    assert count(MediaObject) == 1 and count(MediaDerivative) == 0
+    assert _media_status(s3_app, sha) == "processing"
     assert _keys(s3_app) == [service.original_key(sha)]  # content-addressed, nothing else
-    assert tus.offset(url) == 100
     monkeypatch.setattr(S3Storage, "save_file", lambda self, key, path: (
         saved.append(key), real_save_file(self, key, path))[1])
     saved.clear()
-    assert tus.patch(url, 100, data[100:]).status_code == 204
-    assert service.original_key(sha) not in saved  # reused, not sent again
+    assert _retry_failed_jobs(s3_app) == ["done"]
+    assert _media_status(s3_app, sha) == "ready"
+    assert service.original_key(sha) not in saved  # not sent again
     assert saved and all(k.startswith(f"derivatives/{sha}/") for k in saved)
     assert _stored_bytes(s3_app, sha) == data
     with s3_app.app_context():

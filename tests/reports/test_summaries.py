@@ -236,3 +236,20 @@ def test_the_ranking_json_is_sent_as_the_schema_would_dump_it(commit, rw, rank, 
                       headers=world["supervisor"])
     assert resp.status_code == 200
     assert resp.json == RankingOut().dump(rank(lang="en"))
+
+
+def test_an_office_on_two_form_versions_in_one_half_year(commit, rw, items_by_code):
+    """Summary rows per form version are summed per office and section before dividing."""
+    from tests.reports.builders import World
+
+    def build():
+        other = World()
+        rw.office("TV-1")
+        rw.visits("TV-1", [80.0, 60.0], sections={"access": 80.0, "integrity": 40.0},
+                  findings=("D01",))
+        other.visits("TV-1", [70.0], sections={"access": 50.0}, findings=("D01",))
+    commit(build)
+    item = items_by_code()["TV-1"]
+    assert item["visits"] == 3 and item["score"] == 70.0
+    assert item["section_scores"] == {"access": 70.0, "integrity": 40.0}
+    assert next(c for c in item["critical"] if c["question"] == "D01")["visits_with"] == 3

@@ -1,0 +1,1 @@
+"""Alerts on critical findings: subscriptions, alerts raised at intake, deliveries (docs/alerts.md)."""
