@@ -14,6 +14,7 @@ from server.audit.models import AuditEvent
 from server.audit.seal import seal
 from server.audit.service import verify_chain
 from server.extensions import db
+from server.jobs.models import Job
 from server.visits import intake
 from server.visits.models import Answer, Flag, Visit, VisitSectionScore, VisitSubmission
 from server.visits.schemas import VisitOut
@@ -100,7 +101,7 @@ def test_fast_and_orm_paths_store_and_answer_the_same_in_at_most_4_round_trips(
         pg, app, client, world, default_form, monkeypatch):
     ids = _assignments(app, world, 3)
     headers = world["inspector"]
-    bodies = [visit_payload(default_form, assignment=i, best=False) for i in ids]
+    bodies = [visit_payload(default_form, assignment=i) for i in ids]
     calls = []
     real = intake._check_and_store
     monkeypatch.setattr(intake, "_check_and_store",
@@ -165,6 +166,11 @@ def test_what_the_fast_path_cannot_answer_goes_to_the_orm_path_unharmed(
     assert count(Visit) == 1
     with app.app_context():
         assert db.session.get(Assignment, ids[1]).status == "open"
+    critical = client.post("/api/v1/visits", headers=headers,
+                           json=visit_payload(default_form, assignment=ids[1], best=False))
+    assert critical.status_code == 201 and critical.json["critical"]
+    assert count(Job) == 1  # its alert job, written by the ORM path (alerts.hooks)
+    with app.app_context():
         assert verify_chain().ok
 
 
