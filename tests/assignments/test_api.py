@@ -502,10 +502,19 @@ def test_a_cancel_racing_a_visit_does_not_overwrite_done(app, client, world, pg_
 
             worker = threading.Thread(target=cancel)
             worker.start()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not watcher.scalar(sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()")):
+            def lock_waiters() -> int:
+                # pg_stat_activity is a snapshot per transaction: end it after each look, or
+                # the loop never sees the cancel start waiting and the cancel meets the
+                # 10 s statement timeout instead of the commit.
+                try:
+                    return watcher.scalar(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"))
+                finally:
+                    watcher.rollback()
+
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not lock_waiters():
                 time.sleep(0.02)
             visit_tx.commit()
             worker.join(timeout=30)
