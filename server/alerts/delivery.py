@@ -83,8 +83,11 @@ def send_webhook(delivery: Delivery, body: dict) -> None:
     problem = refuse_private_target(target)  # again: the name may resolve elsewhere by now
     if problem:
         raise DeliveryFailed(problem)
-    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
+    # The send time also goes in the body (an added field), so the signature covers the replay
+    # window: a receiver compares `sent_at` with X-Adal-Timestamp and with its clock.
+    raw = json.dumps({**body, "sent_at": int(timestamp)}, ensure_ascii=False,
+                     separators=(",", ":")).encode()
     parts = urlsplit(target)
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = cls(parts.hostname, parts.port, timeout=current_app.config["WEBHOOK_TIMEOUT"])

@@ -61,7 +61,8 @@ def test_a_critical_finding_reaches_the_webhook_and_the_mailbox_once(
     assert request["headers"]["X-Adal-Timestamp"].isdigit()
     sent = json.loads(raw)
     assert set(sent) == {"alert_id", "kind", "office", "findings", "visit_started_at", "status",
-                         "url"}
+                         "url", "sent_at"}
+    assert sent["sent_at"] == int(request["headers"]["X-Adal-Timestamp"])  # signed with the body
     assert sent["kind"] == "critical_finding" and sent["status"] == "unreviewed"
     assert sent["office"]["code"] == "AST-1"
     assert [f["question"] for f in sent["findings"]] == ["D01"]
