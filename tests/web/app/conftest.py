@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from server.config import PROJECT_ROOT
+from tests.web.screens import screenshot_taker
 
 PHONE = {"width": 390, "height": 844}
 OFFICE_POSITION = {"latitude": 51.1284, "longitude": 71.4305, "accuracy": 15}
-SCREENSHOTS = Path(PROJECT_ROOT) / "docs" / "screenshots"
 # Next to the repository (../shared/samples/photos), or where ADAL_SAMPLE_PHOTOS says (a worktree).
 SAMPLES = Path(os.environ.get("ADAL_SAMPLE_PHOTOS")
                or Path(PROJECT_ROOT).parent / "shared" / "samples" / "photos")
@@ -78,18 +78,8 @@ def open_phone(browser, live):
 
 @pytest.fixture
 def shot():
-    """shot(page, name): with ADAL_SCREENSHOTS=1, a PNG of the screen into docs/screenshots/;
-    otherwise nothing (a PNG nobody looks at costs the suite a few seconds and proves nothing)."""
-    wanted = os.environ.get("ADAL_SCREENSHOTS") == "1"
-
-    def take(page, name: str, *, full_page: bool = False) -> Path | None:
-        if not wanted:
-            return None
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page, animations="disabled")
-        return path
-    return take
+    """shot(page, name): a PNG into docs/screenshots/ with ADAL_SCREENSHOTS=1 only."""
+    return screenshot_taker("")
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 by a real HTTP server in a thread (the inspector app's fixtures in tests/web/app/conftest.py).
 
 Skipped with a reason when Playwright or /usr/bin/chromium is missing. Screenshots (1280 px
-wide) go to the test's tmp_path, or to docs/screenshots/console-*.png with ADAL_SCREENSHOTS=1.
+wide) go to docs/screenshots/console-*.png, only with ADAL_SCREENSHOTS=1.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from server.config import PROJECT_ROOT
+from tests.web.screens import screenshot_taker
 from tests import factories
 from tests.media.conftest import Tus, jpeg_bytes
 from tests.web.conftest import CHROMIUM
@@ -22,7 +23,6 @@ from .helpers import far_away, submit
 DESK = {"width": 1280, "height": 900}
 TABLETS = ({"width": 768, "height": 1024}, {"width": 1024, "height": 768})
 TIMEOUT_MS = 15_000
-SCREENSHOTS = Path(PROJECT_ROOT) / "docs" / "screenshots"
 # ../shared/samples beside the checkout (or beside the folder of worktrees, wt/<name>).
 SAMPLE_PHOTO = next((folder / "shared" / "samples" / "photos" / "DSCN0010.jpg"
                      for folder in (Path(PROJECT_ROOT).parent, Path(PROJECT_ROOT).parent.parent)
@@ -38,18 +38,8 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is not installed "
 
 @pytest.fixture
 def shot():
-    """shot(page, name): with ADAL_SCREENSHOTS=1, a PNG of the screen into docs/screenshots/;
-    otherwise nothing (a PNG nobody looks at costs the suite a few seconds and proves nothing)."""
-    wanted = os.environ.get("ADAL_SCREENSHOTS") == "1"
-
-    def take(page, name: str, *, full_page: bool = False) -> Path | None:
-        if not wanted:
-            return None
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"console-{name}.png"
-        page.screenshot(path=str(path), full_page=full_page, animations="disabled")
-        return path
-    return take
+    """shot(page, name): a PNG into docs/screenshots/ with ADAL_SCREENSHOTS=1 only."""
+    return screenshot_taker("console-")
 
 
 def _signed_in(browser, live, viewport, login="sup"):
