@@ -21,6 +21,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -47,6 +48,9 @@ from server.visits.models import Visit
 
 URL = os.environ.get("ADAL_BENCH_DATABASE_URL",
                      "postgresql://postgres@127.0.0.1:5432/adal_bench_intake")
+
+
+CLIENT_PROCESSES = 0  # --client-processes
 
 
 def _free_port() -> int:
@@ -130,6 +134,7 @@ def _process(port, token, method, path, batches, stop_at, out):
 
 def _load(port, token, method, path, bodies_per_client, seconds, processes=2):
     """Run the clients (threads in a few processes) for `seconds`; (count, errors, latencies)."""
+    processes = min(len(bodies_per_client), CLIENT_PROCESSES or processes)
     stop_at = time.perf_counter() + seconds
     out: mp.Queue = mp.Queue()
     chunks = [bodies_per_client[i::processes] for i in range(processes)]
@@ -145,6 +150,46 @@ def _load(port, token, method, path, bodies_per_client, seconds, processes=2):
     latencies = sorted(x for lat, _, _ in results for x in lat)
     accepted = [u for _, _, uuids in results for u in uuids]
     return len(latencies), sum(e for _, e, _ in results), latencies, elapsed, accepted
+
+
+_HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int, children: bool = False) -> float:
+    """CPU seconds of a process (and of its children it has waited for), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # it exited between the listing and the read
+        return 0.0
+    return (int(fields[11]) + int(fields[12])
+            + (int(fields[13]) + int(fields[14]) if children else 0)) / _HZ
+
+
+def cpu_split(server_pid: int) -> tuple[float, float, float]:
+    """(app, PostgreSQL, clients) CPU seconds so far: gunicorn's master with every worker, live
+    or recycled; every PostgreSQL process on the machine; this process's finished children
+    (the client processes). Differences over a run give CPU per request of each part."""
+    app = _proc_cpu(server_pid, children=True)
+    pg = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = Path(entry.path, "comm").read_text().strip()
+            ppid = int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == server_pid:
+            app += _proc_cpu(int(entry.name))
+        elif comm.startswith("postgres"):
+            pg += _proc_cpu(int(entry.name))
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return app, pg, usage.ru_utime + usage.ru_stime
+
+
+def _cpu_line(before, after, count):
+    app, pg, clients = ((b - a) / max(count, 1) * 1000 for a, b in zip(before, after))
+    return f"  CPU ms/request: app {app:.2f}, PostgreSQL {pg:.2f}, client {clients:.2f}"
 
 
 def _stats(name, clients, count, errors, latencies, elapsed, accepted):
@@ -244,7 +289,10 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--preload", type=int, default=0)
+    parser.add_argument("--client-processes", type=int, default=0)
     args = parser.parse_args(argv)
+    global CLIENT_PROCESSES
+    CLIENT_PROCESSES = args.client_processes
     levels = [int(c) for c in args.clients.split(",")]
     url = _fresh_database(URL)
     budget = int(args.seconds * 900) * len(levels) + 1000  # more assignments than a run uses
@@ -283,14 +331,19 @@ def main(argv=None) -> None:
         _, _, _, _, warmed = _load(port, token, "POST", "/api/v1/visits", warm, 3)
         accepted += warmed
         for clients in levels:
-            base, _ = _stats("GET /api/v1/version", clients, *_load(
-                port, token, "GET", "/api/v1/version", [trivial_bodies] * clients, args.seconds))
+            before = cpu_split(server.pid)
+            result = _load(port, token, "GET", "/api/v1/version", [trivial_bodies] * clients,
+                           args.seconds)
+            base, _ = _stats("GET /api/v1/version", clients, *result)
+            print(_cpu_line(before, cpu_split(server.pid), result[0]))
             per_client = [[] for _ in range(clients)]
             for i in range(int(args.seconds * 900)):
                 per_client[i % clients].append(json.dumps(_visit_body(ids.pop(),
                                                                       template)).encode())
-            rate, got = _stats("POST /api/v1/visits", clients, *_load(
-                port, token, "POST", "/api/v1/visits", per_client, args.seconds))
+            before = cpu_split(server.pid)
+            result = _load(port, token, "POST", "/api/v1/visits", per_client, args.seconds)
+            rate, got = _stats("POST /api/v1/visits", clients, *result)
+            print(_cpu_line(before, cpu_split(server.pid), result[0]))
             accepted += got
             print(f"{'':<22} {'':>7} ratio intake / trivial {rate / base:.2f}")
     finally:

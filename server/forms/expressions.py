@@ -35,6 +35,10 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 _KINDS = ((bool, "boolean"), ((int, float), "number"), (str, "string"), ((list, tuple), "list"))
+# The exact built-in types first, by one lookup (expressions run for every question of every
+# visit at intake); subclasses and anything else take the isinstance walk below.
+_KIND_OF_TYPE = {type(None): "null", bool: "boolean", int: "number", float: "number",
+                 str: "string", list: "list", tuple: "list"}
 
 
 class ExpressionError(ValueError):
@@ -59,8 +63,9 @@ def truthy(value: Any) -> bool:
 
 def _kind(value: Any) -> str:
     """The language type of a Python value; anything unexpected (a dict, an object) is 'other'."""
-    if value is None:
-        return "null"
+    kind = _KIND_OF_TYPE.get(type(value))
+    if kind is not None:
+        return kind
     return next((name for types, name in _KINDS if isinstance(value, types)), "other")  # bool first
 
 

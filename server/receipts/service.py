@@ -46,7 +46,22 @@ def canonical(data: dict) -> bytes:
 
 
 def _private_key() -> Ed25519PrivateKey:
+    return parsed_key()[1]
+
+
+def parsed_key() -> tuple[str, Ed25519PrivateKey]:
+    """(key id, private key) of the configured key, parsed once per app and key value (parsing
+    and deriving the public key cost more than signing)."""
     raw = current_app.config["SIGNING_KEY"]
+    cached = current_app.extensions.get("adal_signing_key")
+    if cached is None or cached[0] != raw:
+        private = _load_private_key(raw)
+        cached = (raw, key_id_of(public_bytes(private.public_key())), private)
+        current_app.extensions["adal_signing_key"] = cached
+    return cached[1], cached[2]
+
+
+def _load_private_key(raw: str) -> Ed25519PrivateKey:
     try:
         seed = base64.b64decode(raw, validate=True)
         if len(seed) == 32:
@@ -77,12 +92,11 @@ def signing_key() -> tuple[str, Ed25519PrivateKey]:
     """(key id, private key), the public key registered (and older keys retired) on first use.
     Two requests signing first at the same moment both succeed: the row is inserted with ON
     CONFLICT DO NOTHING. A key once seen committed is remembered by the process. Flushes only."""
-    private = _private_key()
-    raw = public_bytes(private.public_key())
-    key_id = key_id_of(raw)
+    key_id, private = parsed_key()
     known = current_app.extensions.setdefault("adal_receipt_keys", set())
     if key_id in known:
         return key_id, private
+    raw = public_bytes(private.public_key())
     if db.session.scalar(sa.select(ReceiptKey.id).where(ReceiptKey.key_id == key_id)) is not None:
         known.add(key_id)  # committed by an earlier request: no need to look again
         return key_id, private
