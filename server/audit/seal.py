@@ -23,6 +23,7 @@ import time
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from psycopg.rows import namedtuple_row
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -42,10 +43,6 @@ _events = AuditEvent.__table__
 _head = AuditHead.__table__
 _local_lock = threading.Lock()  # one sealer at a time within a process (SQLite's whole story)
 
-_UPDATE_FROM_ARRAYS = sa.text(
-    "UPDATE audit_events AS e SET chain_seq = t.c, prev_hash = t.p, hash = t.h "
-    "FROM unnest(CAST(:seqs AS bigint[]), CAST(:chain AS bigint[]), CAST(:prevs AS text[]), "
-    "CAST(:hashes AS text[])) AS t(s, c, p, h) WHERE e.seq = t.s")
 
 
 def mode(app: Flask) -> str:
@@ -58,20 +55,57 @@ def mode(app: Flask) -> str:
 def seal_batch(connection: sa.Connection, *, batch: int = BATCH) -> int:
     """Seal up to `batch` events in the connection's transaction (the caller commits)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    else:  # take SQLite's writer lock first, so the head read below is the latest
-        connection.execute(_head.update().where(_head.c.id == 1).values(seq=_head.c.seq))
+        return _seal_batch_postgresql(connection.connection.driver_connection, batch)
+    # SQLite: take the writer lock first, so the head read below is the latest
+    connection.execute(_head.update().where(_head.c.id == 1).values(seq=_head.c.seq))
     head = connection.execute(sa.select(_head.c.seq, _head.c.hash)
                               .where(_head.c.id == 1)).one_or_none()
     if head is None:
         connection.execute(_head.insert().values(id=1, seq=0, hash=GENESIS_HASH))
-        head_seq, prev = 0, GENESIS_HASH
-    else:
-        head_seq, prev = head.seq, head.hash
     rows = connection.execute(sa.select(_events).where(_events.c.chain_seq.is_(None))
                               .order_by(_events.c.seq).limit(batch)).all()
-    if not rows:
-        return 0
+    updates = _chain(rows, *(head or (0, GENESIS_HASH)))
+    if updates:
+        connection.execute(_events.update().where(_events.c.seq == sa.bindparam("s"))
+                           .values(chain_seq=sa.bindparam("c"), prev_hash=sa.bindparam("p"),
+                                   hash=sa.bindparam("h")), updates)
+        connection.execute(_head.update().where(_head.c.id == 1)
+                           .values(seq=updates[-1]["c"], hash=updates[-1]["h"]))
+    return len(updates)
+
+
+_PG_UNSEALED = (
+    "SELECT seq, at, actor_id, actor_login, action, object_type, object_id, payload "
+    "FROM audit_events WHERE chain_seq IS NULL ORDER BY seq LIMIT %s")
+_PG_UPDATE = (
+    "UPDATE audit_events AS e SET chain_seq = t.c, prev_hash = t.p, hash = t.h "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS t(s, c, p, h) "
+    "WHERE e.seq = t.s")
+
+
+def _seal_batch_postgresql(driver, batch: int) -> int:
+    """seal_batch on PostgreSQL, on the psycopg connection of the caller's transaction: five
+    plain statements (SQLAlchemy's statement and result machinery cost ~1 ms of CPU per batch,
+    which at the sizes background sealing sees was most of its cost; docs/benchmarks.md)."""
+    cursor = driver.cursor(row_factory=namedtuple_row)
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+    # A statement of its own after the lock: its snapshot sees the head the last sealer wrote.
+    head = cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    if head is None:
+        cursor.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s)",
+                       (GENESIS_HASH,))
+    updates = _chain(cursor.execute(_PG_UNSEALED, (batch,)).fetchall(),
+                     *(head or (0, GENESIS_HASH)))
+    if updates:
+        cursor.execute(_PG_UPDATE, ([u["s"] for u in updates], [u["c"] for u in updates],
+                                    [u["p"] for u in updates], [u["h"] for u in updates]))
+        cursor.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+                       (updates[-1]["c"], updates[-1]["h"]))
+    return len(updates)
+
+
+def _chain(rows, head_seq: int, prev: str) -> list[dict]:
+    """The chain positions and hashes of `rows` (unsealed events in seq order) after the head."""
     updates = []
     for position, row in enumerate(rows, start=head_seq + 1):
         # An event altered before sealing is still chained as stored: verify then reports that
@@ -79,17 +113,7 @@ def seal_batch(connection: sa.Connection, *, batch: int = BATCH) -> int:
         digest = hashlib.sha256((prev + _body_of(row)).encode("utf-8")).hexdigest()
         updates.append({"s": row.seq, "c": position, "p": prev, "h": digest})
         prev = digest
-    if connection.dialect.name == "postgresql":
-        connection.execute(_UPDATE_FROM_ARRAYS, {
-            "seqs": [u["s"] for u in updates], "chain": [u["c"] for u in updates],
-            "prevs": [u["p"] for u in updates], "hashes": [u["h"] for u in updates]})
-    else:
-        connection.execute(_events.update().where(_events.c.seq == sa.bindparam("s"))
-                           .values(chain_seq=sa.bindparam("c"), prev_hash=sa.bindparam("p"),
-                                   hash=sa.bindparam("h")), updates)
-    connection.execute(_head.update().where(_head.c.id == 1)
-                       .values(seq=updates[-1]["c"], hash=updates[-1]["h"]))
-    return len(updates)
+    return updates
 
 
 def seal(engine: sa.Engine, *, batch: int = BATCH) -> int:

@@ -68,7 +68,8 @@ def _string_keys(value: Any) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            (name,) = json.loads(json.dumps({key: None}))  # JSON's own conversion of the key
+            # JSON's own conversion of the key (a str is already its own)
+            name = key if type(key) is str else json.loads(json.dumps({key: None})).popitem()[0]
             if name in out:
                 raise ValueError(f"audit payload has two keys that are both {name!r} in JSON")
             out[name] = _string_keys(item)

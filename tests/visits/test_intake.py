@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import psycopg
 import sqlalchemy as sa
 
 from bench.roundtrips import RoundTrips
@@ -201,11 +202,14 @@ def test_a_database_gone_mid_request_is_503_and_nothing_stored(
     assert client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
                        headers=headers).status_code == 201
 
-    def gone(*args, **kwargs):
-        raise sa.exc.OperationalError("WITH a AS (...)", {}, Exception("server closed the "
-                                                                      "connection"))
+    execute = psycopg.Cursor.execute
 
-    monkeypatch.setattr(sa.engine.Connection, "exec_driver_sql", gone)
+    def gone(cursor, query, *args, **kwargs):  # the write statement meets a dead server
+        if str(query).startswith("WITH a AS"):
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", gone)
     answer = client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[1]),
                          headers=headers)
     monkeypatch.undo()
