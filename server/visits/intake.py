@@ -299,11 +299,10 @@ def try_fast() -> Response | None:
                                   sha=hashlib.sha256(canonical).hexdigest())
     if stored is None:
         return None
-    view, params = stored
+    view, params, inspector = stored
     seal.committed(app)
-    token = ApiToken(id=row.token_id, user_id=row.user_id, expires_at=row.expires_at)
-    g.adal_user = User(id=row.user_id, login=row.login, role=Role(row.role), active=True)
-    g.adal_token = token
+    g.adal_user = inspector
+    g.adal_token = ApiToken(id=row.token_id, user_id=row.user_id, expires_at=row.expires_at)
     view["receipt"] = receipts.sign(
         kind="visit", subject=str(data["uuid"]), sha256=params["sha"],
         size=len(canonical), received_at=now, audit_event=params["event_seq"])
@@ -316,14 +315,24 @@ def _receipt_key_id() -> str:
     return receipts.parsed_key()[0]
 
 
+_LANGS: dict[str, str] = {}  # Accept-Language header -> language (phones send a few values)
+
+
 def _lang() -> str:
-    return request.accept_languages.best_match(("kk", "ru", "en", "uz")) or "en"
+    header = request.headers.get("Accept-Language", "")
+    lang = _LANGS.get(header)
+    if lang is None:
+        lang = request.accept_languages.best_match(("kk", "ru", "en", "uz")) or "en"
+        if len(_LANGS) >= 256:
+            _LANGS.clear()
+        _LANGS[header] = lang
+    return lang
 
 
 def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datetime, sha: str):
     form = service.compiled(_Version(row.form_version_id, row.sha256))
     visit = _Visit(data["uuid"], _Office(row.lat, row.lon))
-    inspector = User(id=row.user_id, login=row.login)
+    inspector = User(id=row.user_id, login=row.login, role=Role(row.role), active=True)
     intake = service._check(visit=visit, form=form, inspector=inspector, data=data,
                             lang=_lang(), window=(row.window_start, row.window_end))
     result = intake.result
@@ -392,4 +401,4 @@ def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datet
         "revisions": [service._revision(revision=1, received_at=now, score=result.score,
                                         body=body, corrected={})],
     }
-    return view, params
+    return view, params, inspector
