@@ -17,9 +17,10 @@ from flask import current_app
 from ..db import current_unit_of_work
 from ..extensions import db
 from . import processing
-from .sniff import brief
+from .completion import _stored
 from .models import MediaObject, MediaDerivative
-from .service import _stored, derivative_key, spool_dir, storage_named
+from .service import derivative_key, spool_dir, storage_named
+from .sniff import brief
 from .transcode import web_preview
 
 PROCESSING = "processing"
