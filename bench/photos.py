@@ -6,7 +6,7 @@ compresses like a phone photo, EXIF Orientation=6) and the same picture as a 12-
 
 - naive: Image.open, full load(), ImageOps.exif_transpose, resize to 1600 and to 320 (bicubic,
   as Image.thumbnail, but no draft and no reduce), save both as JPEG;
-- adal: server.media.processing's own steps in this process: open with formats=[...], pixel cap,
+- adal: server.media.photos' own steps in this process: open with formats=[...], pixel cap,
   JPEG draft (DCT scaling on decode), load, reduce + bicubic to 1600, transpose the small image,
   320 from the preview, save both as clean JPEGs (same filter and quality as naive).
 
@@ -26,10 +26,10 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageOps
 
-from server.media import processing
+from server.media import photos, processing
 
 SIZE = (4000, 3000)
-QUALITY = processing.JPEG_QUALITY
+QUALITY = photos.JPEG_QUALITY
 
 
 def camera_like(size=SIZE) -> Image.Image:
@@ -69,16 +69,16 @@ def naive(path: Path, content_type: str) -> tuple[int, int]:
     im = Image.open(path)
     im.load()
     im = ImageOps.exif_transpose(im)
-    preview = im.resize(_fit(im.size, processing.PREVIEW_PX), Image.Resampling.BICUBIC)
-    thumbnail = im.resize(_fit(im.size, processing.THUMBNAIL_PX), Image.Resampling.BICUBIC)
+    preview = im.resize(_fit(im.size, photos.PREVIEW_PX), Image.Resampling.BICUBIC)
+    thumbnail = im.resize(_fit(im.size, photos.THUMBNAIL_PX), Image.Resampling.BICUBIC)
     for out in (preview, thumbnail):
         out.save(io.BytesIO(), "JPEG", quality=QUALITY)
     return preview.size
 
 
 def adal(path: Path, content_type: str) -> tuple[int, int]:
-    im, _size, facts = processing.open_photo(path, content_type, 40_000_000)
-    preview, thumbnail = processing.photo_derivative_images(im, facts["orientation"])
+    im, _size, facts = photos.open_photo(path, content_type, 40_000_000)
+    preview, thumbnail = photos.photo_derivative_images(im, facts["orientation"])
     for out in (preview, thumbnail):
         Image.frombytes(out.mode, out.size, out.tobytes()).save(io.BytesIO(), "JPEG",
                                                                quality=QUALITY)
@@ -104,14 +104,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    processing._register_heif()
+    photos._register_heif()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print("generating a 12 MP JPEG and HEIC ...", flush=True)
         inputs = make_inputs(folder)
         whole_analyse(inputs["JPEG"][0], folder / "warm")  # start the forkserver once
         print(f"\n{args.repeat} runs each, median ms per image "
-              f"(thumbnail {processing.THUMBNAIL_PX} + preview {processing.PREVIEW_PX})\n")
+              f"(thumbnail {photos.THUMBNAIL_PX} + preview {photos.PREVIEW_PX})\n")
         print("| input | size MB | naive ms | adal ms | naive / adal | analyse() ms |")
         print("|---|---:|---:|---:|---:|---:|")
         for label, (path, content_type) in inputs.items():

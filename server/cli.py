@@ -18,7 +18,7 @@ from .extensions import db
 from .config import PROJECT_ROOT
 from .errors import AppError
 from .forms.cli import forms
-from .forms.loader import FormInvalid
+from .forms.definition import FormInvalid
 from .forms.service import publish_directory
 from .jobs.cli import jobs, worker
 from .media.cli import media

@@ -250,6 +250,7 @@ FAR_M = 4200
 def _store_photo(inspector, raw: bytes, filename: str) -> str:
     """One photo through the media service, as the app's tus upload ends: upload row, spool file
     (fsynced), then finalise_upload, which sniffs, analyses (EXIF, thumbnails) and stores it."""
+    from .media import completion as media_completion
     from .media import service as media_service
 
     upload = media_service.create_upload(owner=inspector, length=len(raw), metadata={
@@ -262,7 +263,7 @@ def _store_photo(inspector, raw: bytes, filename: str) -> str:
             out.write(raw)
             out.flush()
             os.fsync(out.fileno())
-        done = media_service.finalise_upload(upload_id=upload_id, actor=inspector)
+        done = media_completion.finalise_upload(upload_id=upload_id, actor=inspector)
     return done.media.sha256
 
 

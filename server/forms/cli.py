@@ -9,7 +9,8 @@ from ..db import unit_of_work
 from ..errors import AppError
 from ..extensions import db
 from . import service
-from .loader import FormInvalid, load_form_file, to_yaml
+from .definition import FormInvalid
+from .loader import load_form_file, to_yaml
 
 
 def _report(exc: FormInvalid) -> None:

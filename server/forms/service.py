@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from ..audit.service import append_event
 from ..errors import Conflict, NotFound
 from ..extensions import db
-from .loader import FormInvalid, Problem, definition_sha256, load_form_file
+from .definition import FormInvalid, Problem
+from .loader import definition_sha256, load_form_file
 from .models import FormVersion, SurveyForm
 
 FORM_FILE_GLOB = "*.v*.yaml"

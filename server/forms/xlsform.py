@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import LANGUAGES
+from .definition import FormInvalid, Problem, check_definition
 from .expressions import ExpressionError
-from .loader import FormInvalid, Problem, check_definition
 from .xlsform_expr import translate_expression, translate_score
 from .xlsform_read import TEXT_COLUMNS, Sheet, language_of, read_sheets
 from .xlsform_types import RANGE_MESSAGE, ParsedType, parse_type

@@ -34,7 +34,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._reader import WorkSheetParser
 
 from ..config import LANGUAGES
-from .loader import FormInvalid, Problem
+from .definition import FormInvalid, Problem
 
 SHEETS = ("survey", "choices", "settings")
 MAX_SHEET_BYTES = 256 * 1024 * 1024  # a worksheet's XML, unpacked (streamed in 1 MiB chunks)

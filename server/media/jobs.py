@@ -17,8 +17,10 @@ from flask import current_app
 from ..db import current_unit_of_work
 from ..extensions import db
 from . import processing
+from .completion import _stored
 from .models import MediaObject, MediaDerivative
-from .service import _stored, derivative_key, spool_dir, storage_named
+from .service import derivative_key, spool_dir, storage_named
+from .sniff import brief
 from .transcode import web_preview
 
 PROCESSING = "processing"
@@ -58,7 +60,7 @@ def make_derivatives(*, media_id: int) -> None:
                 width, height = web_preview(original, preview)
                 made.append(("preview", preview, "video/mp4", width, height))
             except Exception as exc:  # noqa: BLE001  (any decoder failure: recorded, visible)
-                error = f"web preview failed ({processing._brief(exc)})"
+                error = f"web preview failed ({brief(exc)})"
         for name, path, content_type, width, height in made:
             key = derivative_key(media.sha256, name, content_type)
             media.derivatives.append(MediaDerivative(

@@ -54,6 +54,13 @@ def refuse_type(detected: str) -> MediaRefused:
                         f"(accepted: {ACCEPTED}).", detected=detected)
 
 
+def brief(exc: BaseException) -> str:
+    """'Type: first line of the message', without server paths (PyAV names the file)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = re.sub(r"""(:\s*)?['"]?(?<![\w.])/[^\s'"]*['"]?""", "", text)[:200].strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 # --- the allow-list --------------------------------------------------------------------------
 
 # ISO base media (ftyp) brands. HEIF family first: a file is a photo when its major brand is one.

@@ -6,7 +6,7 @@ so memory stays flat whatever the size. Durability order: fsync the spool file, 
 new offset; every PATCH first cuts the spool file back to the committed offset, so a killed
 process or a cut connection leaves a consistent state, and HEAD always answers the last durable
 offset. The chunk that completes the upload commits its offset only together with the stored
-media (service.finalise_upload): if storing fails, the client sends that chunk again.
+media (completion.finalise_upload): if storing fails, the client sends that chunk again.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from ..errors import AppError, Conflict, problem
 from ..extensions import db
 from ..receipts import service as receipts
 from ..rest import Blueprint
-from . import service
+from . import completion, service
 from .models import Upload, UploadState
 from .schemas import UploadOut
 
@@ -69,8 +69,8 @@ def _tus_preconditions() -> None:
                    headers={"Tus-Version": TUS_VERSION})
 
 
-@blp.errorhandler(service.Refused)
-def _refused(error: service.Refused) -> Response:
+@blp.errorhandler(completion.Refused)
+def _refused(error: completion.Refused) -> Response:
     """A refused file's problem carries what was detected (`detected_type`) as a member too."""
     return problem(error.status, error.code, error.title, error.detail, errors=error.errors,
                    headers=error.headers, extra=error.extra)
@@ -376,7 +376,7 @@ class UploadItem(MethodView):
                            title="Checksum mismatch")
             new_offset = committed + got.count
             if new_offset == length:
-                done = service.finalise_upload(upload_id=upload_id, actor=user)
+                done = completion.finalise_upload(upload_id=upload_id, actor=user)
                 return _progress_headers(Response(status=204), done.upload)
             with unit_of_work():
                 upload = db.session.get(Upload, upload_id)

@@ -20,7 +20,8 @@ from ..auth.schemas import UserIn
 from ..db import unit_of_work
 from ..errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
-from ..forms.loader import MAX_FILE_BYTES, FormInvalid, check_definition, read_yaml
+from ..forms.definition import FormInvalid, check_definition
+from ..forms.loader import MAX_FILE_BYTES, read_yaml
 from ..forms.service import list_forms_query, publish_form
 from .console_access import staff, t
 from ..i18n import page_language

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.forms import service
-from server.forms.loader import check_definition, definition_sha256, load_form_file
+from server.forms.definition import check_definition
+from server.forms.loader import definition_sha256, load_form_file
 from server.forms.models import FormVersion
 
 from .test_loader import form, question

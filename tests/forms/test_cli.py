@@ -5,7 +5,8 @@ import pytest
 
 from server.audit.models import AuditEvent
 from server.config import PROJECT_ROOT
-from server.forms.loader import check_definition, load_form_file, to_yaml
+from server.forms.definition import check_definition
+from server.forms.loader import load_form_file, to_yaml
 from server.forms.models import FormVersion
 
 from .test_loader import FIVE_MISTAKES, MINIMAL_YAML, form, question, text

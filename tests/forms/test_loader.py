@@ -9,8 +9,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from server.forms.loader import (MAX_FILE_BYTES, FormInvalid, check_definition, load_form_file,
-                                 read_yaml, to_yaml)
+from server.forms.definition import FormInvalid, check_definition
+from server.forms.loader import MAX_FILE_BYTES, load_form_file, read_yaml, to_yaml
 
 LANGS = ["kk", "ru", "en", "uz"]
 
@@ -645,7 +645,7 @@ def test_a_section_id_that_is_a_yaml_list_is_a_problem_not_a_crash(tmp_path):
 
 
 def _fuzz_fields() -> list[str]:
-    from server.forms.loader import FORM_KEYS, QUESTION_KEYS, SECTION_KEYS
+    from server.forms.definition import FORM_KEYS, QUESTION_KEYS, SECTION_KEYS
     return sorted(FORM_KEYS | SECTION_KEYS | QUESTION_KEYS
                   | {"expr", "message", "bands", "min", "max", "critical_cap", "unanswered",
                      "photo", "video", "audio", *LANGS, "yes", "no", "a", "b"})

@@ -12,7 +12,8 @@ from server.audit.models import AuditEvent
 from server.errors import Conflict, NotFound
 from server.extensions import db
 from server.forms import service
-from server.forms.loader import FormInvalid, check_definition, definition_sha256, to_yaml
+from server.forms.definition import FormInvalid, check_definition
+from server.forms.loader import definition_sha256, to_yaml
 from server.forms.models import FormVersion, SurveyForm
 from server.scoring.rules import CompiledForm
 

@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from server.forms.loader import FormInvalid, check_definition
+from server.forms.definition import FormInvalid, check_definition
 from server.forms.xlsform import APP_YES_NO, import_xlsform, translate_expression
 
 from .test_loader import choice, form, question, section, text

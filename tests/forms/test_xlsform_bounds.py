@@ -17,7 +17,7 @@ from openpyxl.worksheet._reader import WorkSheetParser
 from server.extensions import db
 from server.forms import xlsform_read
 from server.forms.models import FormVersion
-from server.forms.loader import FormInvalid
+from server.forms.definition import FormInvalid
 from server.forms.xlsform import import_xlsform
 
 from .test_xlsform import q, refusals, simple, text

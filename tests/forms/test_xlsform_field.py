@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from server.forms.loader import FormInvalid
+from server.forms.definition import FormInvalid
 from server.forms.xlsform import import_xlsform
 from server.forms.xlsform_read import language_of
 

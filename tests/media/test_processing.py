@@ -21,7 +21,7 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageOps, ImageStat
 
-from server.media import processing
+from server.media import photos, processing
 from server.media.processing import Analysis, MediaRefused, analyse, sniff
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples" / "photos"
@@ -221,7 +221,7 @@ def test_pillow_is_asked_for_the_sniffed_format_only(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Image, "open", spy)
     path = jpeg(tmp_path / "a.jpg")
-    processing.open_photo(path, "image/jpeg", 40_000_000)
+    photos.open_photo(path, "image/jpeg", 40_000_000)
     assert seen == [["JPEG"]]
 
 
@@ -289,7 +289,7 @@ def test_png_bomb_is_refused_before_decoding(tmp_path):
     # The same check in this process: no 50 MB of pixels is ever allocated.
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(MediaRefused) as caught:
-        processing.open_photo(path, "image/png", 40_000_000)
+        photos.open_photo(path, "image/png", 40_000_000)
     assert caught.value.code == "image_too_large"
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 50_000  # KiB
 
@@ -313,7 +313,7 @@ def test_decompression_bomb_warning_is_an_error_only_inside_the_module(tmp_path)
     filters = list(warnings.filters)
     path = png_with_header(tmp_path / "big.png", 10000, 10000, idat=zlib.compress(b"\x00" * 100))
     with pytest.raises(MediaRefused) as caught:
-        processing.open_photo(path, "image/png", 200_000_000)  # over Pillow's own warning level
+        photos.open_photo(path, "image/png", 200_000_000)  # over Pillow's own warning level
     assert caught.value.code == "image_too_large"
     assert warnings.filters == filters
 

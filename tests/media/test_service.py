@@ -13,7 +13,7 @@ from tusclient.client import TusClient
 from server.audit.models import AuditEvent
 from server.db import utcnow
 from server.extensions import db
-from server.media import service
+from server.media import completion, service
 from server.media.models import MediaDerivative, MediaObject, Upload
 from tests.test_conventions import assert_problem
 
@@ -220,7 +220,7 @@ def test_a_failure_after_storing_deletes_what_this_completion_stored(tus, app, c
     def broken(*args, **kwargs):
         raise RuntimeError("database trouble at the worst moment")
 
-    monkeypatch.setattr(service, "append_event", broken)
+    monkeypatch.setattr(completion, "append_event", broken)
     data = jpeg_bytes()
     url = tus.new(len(data))
     tus.patch(url, 0, data[:100])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from server.forms.loader import check_definition
+from server.forms.definition import check_definition
 from server.scoring.rules import Answer, CompiledForm, answer_fraction, score_visit
 
 L = {"kk": "k", "ru": "r", "en": "e", "uz": "u"}

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.config import PROJECT_ROOT
-from server.forms.loader import check_definition, load_form_file
+from server.forms.definition import check_definition
+from server.forms.loader import load_form_file
 from server.scoring.rules import Answer, CompiledForm
 from server.visits.checks import EARTH_RADIUS_M, FlagSpec, VisitFacts, distance_m, run_checks
 from tests.conftest import DEFAULT_FORM

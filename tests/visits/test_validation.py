@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from server.config import PROJECT_ROOT
-from server.forms.loader import check_definition, load_form_file
+from server.forms.definition import check_definition
+from server.forms.loader import load_form_file
 from server.scoring.rules import Answer, CompiledForm
 from server.visits.validation import check_answers, value_problem
 from tests.conftest import DEFAULT_FORM

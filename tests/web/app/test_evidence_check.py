@@ -73,7 +73,7 @@ def corpus() -> dict[str, bytes]:
 
 def server_verdict(path, size: int, config) -> dict:
     """What the server answers for this file: create_upload's size checks, then sniff() and the
-    limit of the kind it found (server/media/service.py)."""
+    limit of the kind it found (server/media/service.py, then completion.py)."""
     if size > config["UPLOAD_MAX_BYTES"]:
         return {"ok": False, "code": "upload_too_large"}
     if size == 0:

@@ -211,7 +211,8 @@ def test_an_xlsform_upload_is_shown_first_and_published_in_a_second_step(client,
                                                                         tmp_path):
     import hashlib
 
-    from server.forms.loader import check_definition, read_yaml
+    from server.forms.definition import check_definition
+    from server.forms.loader import read_yaml
     from server.forms.service import definition_sha256
 
     _adm(client)

@@ -19,7 +19,7 @@ from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.forms.service import publish_file
 from server.media.models import MediaObject
-from server.media.processing import _exif_facts
+from server.media.exif import exif_facts
 from server.recommendations.models import Recommendation
 from server.visits.models import Flag, Visit, VisitEvidence
 
@@ -77,7 +77,7 @@ def test_a_demo_photo_is_the_same_bytes_for_the_same_seed_and_reads_back():
         assert one == demo_photos.draw_photo(scene=scene, caption="A01", shot=shot, seed=5,
                                              value=87.5)
         assert one[:3] == b"\xff\xd8\xff"
-    facts = _exif_facts(Image.open(io.BytesIO(one)))
+    facts = exif_facts(Image.open(io.BytesIO(one)))
     assert facts["captured_at"] == "2026-12-03T14:05:09+05:00"
     assert facts["gps_status"] == "valid"
     assert facts["gps"] == pytest.approx([51.1285, 71.4301], abs=1e-6)
