@@ -196,6 +196,7 @@ class _Pooled:
     503), and a connection the server dropped is invalidated, never pooled again."""
 
     def __init__(self, engine: sa.Engine) -> None:
+        self.pool = engine.pool
         self.proxied = engine.raw_connection()
         self.driver = self.proxied.driver_connection
         self.broken = False
@@ -213,7 +214,10 @@ class _Pooled:
     def _fail(self, exc: psycopg.Error, sql: str, params: dict | None = None):
         self.broken = self.driver.broken or self.driver.closed
         if self.broken:
-            self.proxied.invalidate()
+            # As SQLAlchemy does on a disconnect: every connection pooled before this one is
+            # recycled on its next checkout (a restarted server left them all dead), and this
+            # one is closed now.
+            self.pool._invalidate(self.proxied, exc)
         # Parameters stay out of the message (it is logged): they hold the visit's answers.
         raise DBAPIError.instance(sql, params, exc, psycopg.Error, hide_parameters=True,
                                   connection_invalidated=self.broken) from exc

@@ -195,6 +195,27 @@ def test_a_dropped_pooled_connection_is_retried_once(pg, app, client, world, def
             AuditEvent.action == "visit_submitted")) == 2
 
 
+def test_a_restarted_server_costs_no_request_whatever_the_pool_holds(
+        pg, app, client, world, default_form):
+    """Every pooled connection is dead after a database restart: the first failure discards
+    them all (as SQLAlchemy does), so the fast path's one retry gets a new connection."""
+    ids = _assignments(app, world, 1)
+    with app.app_context():
+        held = [db.engine.connect() for _ in range(3)]  # three connections into the pool
+        for connection in held:
+            connection.exec_driver_sql("SELECT 1")
+        for connection in held:
+            connection.close()
+        assert db.engine.pool.checkedin() >= 3
+        with psycopg.connect(str(db.engine.url.set(drivername="postgresql")),
+                             autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    answer = client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
+                         headers=world["inspector"])
+    assert answer.status_code == 201, answer.json
+
+
 def test_a_database_gone_mid_request_is_503_and_nothing_stored(
         pg, app, client, world, default_form, monkeypatch, count):
     ids = _assignments(app, world, 2)
