@@ -18,8 +18,10 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from cryptography.exceptions import InvalidSignature
@@ -43,6 +45,25 @@ class ReceiptInvalid(Exception):
 def canonical(data: dict) -> bytes:
     """The exact bytes a signature covers: JSON, keys sorted, no spaces, UTF-8."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# Where orjson writes a float unlike Python: 1e-7 for 1e-07, and 0.00001 for 1e-05 (Python
+# switches to an exponent below 1e-4, orjson below 1e-5). Anything that looks like either, in a
+# number or inside a string, takes the standard encoder.
+_NOT_PYTHONS = re.compile(rb"\d[eE]|0\.0000")
+
+
+def canonical_parsed(data: dict) -> bytes:
+    """canonical() of what orjson.loads returned (dicts, lists, str, int, float, bool, None),
+    byte for byte, at a tenth of the cost: orjson sorts keys by code point and escapes strings
+    exactly as json.dumps(ensure_ascii=False) does; its floats differ only in where and how
+    exponents are written, and it refuses ints beyond 64 bits. tests/receipts/test_canonical.py
+    checks the two agree on random JSON documents."""
+    try:
+        fast = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return canonical(data)
+    return canonical(data) if _NOT_PYTHONS.search(fast) else fast
 
 
 def _private_key() -> Ed25519PrivateKey:

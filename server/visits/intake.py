@@ -298,7 +298,7 @@ def try_fast() -> Response | None:
         app.extensions.setdefault("adal_receipt_keys", set()).add(key_id)
         # The body's canonical JSON once: its SHA-256 is service.body_sha256 (the same text, as
         # the fast path takes no lone surrogates) and its length the receipt's size.
-        canonical = receipts.canonical(body)
+        canonical = receipts.canonical_parsed(body)
         stored = _check_and_store(connection, app=app, row=row, data=data, body=body, now=now,
                                   sha=hashlib.sha256(canonical).hexdigest())
     if stored is None:
@@ -385,6 +385,10 @@ def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datet
         return None
     if stored_row is None:  # the assignment stopped being open since the read
         return None
+    answer_views = [{"question_id": item["question"], "value": item.get("value"),
+                     "not_applicable": item.get("not_applicable", False),
+                     "note": item.get("note", ""), "evidence": [], "corrected": None}
+                    for item in answers]
     view = {
         "uuid": data["uuid"], "status": "submitted", "assignment": row.assignment_id,
         "office": row.office_code, "inspector": row.login, "form_key": row.form_key,
@@ -395,14 +399,13 @@ def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datet
         "critical": critical,
         "flags": [{"kind": f.kind, "severity": f.severity, "detail": f.detail}
                   for f in intake.flags],
-        "answers": [{"question_id": item["question"], "value": item.get("value"),
-                     "not_applicable": item.get("not_applicable", False),
-                     "note": item.get("note", ""), "evidence": [], "corrected": None}
-                    for item in answers],
+        "answers": answer_views,
         "lost_points": service._lost(result), "revision": 1, "submitted_at": now,
         "history": [{"at": event["at"], "action": "visit_submitted", "actor": row.login,
                      "revision": 1, "detail": event["payload"]}],
-        "revisions": [service._revision(revision=1, received_at=now, score=result.score,
-                                        body=body, corrected={})],
+        # The one revision's answers are the visit's (no evidence, no corrections yet): the
+        # same list, which dump_visit then dumps once (service._revision would give equal).
+        "revisions": [{"revision": 1, "received_at": now, "score": result.score,
+                       "answers": answer_views}],
     }
     return view, params, inspector

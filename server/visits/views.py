@@ -25,6 +25,7 @@ def _answers(items: list[dict]) -> list[dict]:
 
 
 def dump_visit(view: dict[str, Any]) -> dict[str, Any]:
+    answers = _answers(view["answers"])
     out = {
         "uuid": str(view["uuid"]), "status": view["status"], "assignment": view["assignment"],
         "office": view["office"], "inspector": view["inspector"], "form_key": view["form_key"],
@@ -35,13 +36,15 @@ def dump_visit(view: dict[str, Any]) -> dict[str, Any]:
         "section_scores": view["section_scores"], "critical": list(view["critical"]),
         "flags": [{"kind": f["kind"], "severity": f["severity"], "detail": f["detail"]}
                   for f in view["flags"]],
-        "answers": _answers(view["answers"]), "lost_points": view["lost_points"],
+        "answers": answers, "lost_points": view["lost_points"],
         "revision": view["revision"], "submitted_at": _time(view["submitted_at"]),
         "history": [{"at": _time(h["at"]), "action": h["action"], "actor": h["actor"],
                      "revision": h["revision"], "detail": h["detail"]}
                     for h in view["history"]],
         "revisions": [{"revision": r["revision"], "received_at": _time(r["received_at"]),
-                       "score": _float(r["score"]), "answers": _answers(r["answers"])}
+                       "score": _float(r["score"]),
+                       "answers": answers if r["answers"] is view["answers"]
+                       else _answers(r["answers"])}
                       for r in view["revisions"]],
     }
     if "receipt" in view:
