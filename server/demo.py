@@ -157,6 +157,7 @@ def _demo_visits() -> int:
     from .visits import service as visit_service
     from .visits.models import Visit
     from .visits.schemas import VisitIn
+    from .visits.submission import compiled
     from .demo_visits import visit_body
 
     if db.session.scalar(sa.select(sa.func.count(Visit.id))):
@@ -167,7 +168,7 @@ def _demo_visits() -> int:
     if version is None:
         return 0
     rng = random.Random(20261123)
-    form = visit_service.compiled(version)
+    form = compiled(version)
     supervisor = auth_service.get_user("supervisor")
     now = utcnow()
     current = half_year_of(now, current_app.config["TIMEZONE"])
@@ -291,6 +292,7 @@ def _demo_photo_visits() -> int:
     from .visits import service as visit_service
     from .visits.models import VisitEvidence
     from .visits.schemas import VisitIn
+    from .visits.submission import compiled
 
     if db.session.scalar(sa.select(sa.func.count(VisitEvidence.visit_id))):
         return 0
@@ -300,7 +302,7 @@ def _demo_photo_visits() -> int:
     supervisor = auth_service.get_user("supervisor")
     if version is None or supervisor is None:
         return 0
-    form = visit_service.compiled(version)
+    form = compiled(version)
     rng = random.Random(20261202)          # the visits' answers
     photo_rng = random.Random(20261204)    # where and when the photos were taken, their scenes
     tz = ZoneInfo(current_app.config["TIMEZONE"])
@@ -400,6 +402,6 @@ def _demo_recommendations() -> int:
 
 def visit_service_lost(visit) -> list[str]:
     """The questions where the visit lost points, most first."""
-    from .visits.service import visit_view
+    from .visits.reading import visit_view
 
     return [item["question"] for item in visit_view(visit)["lost_points"]]

@@ -26,7 +26,7 @@ from ..offices.models import Office, Region
 from ..offices.service import get_office
 from ..validators import CODE_PATTERN
 from ..visits.models import Visit, VisitStatus
-from ..visits.service import compiled
+from ..visits.submission import compiled
 from .models import Recommendation, RecommendationEvent, RecommendationStatus
 
 S = RecommendationStatus

@@ -7,7 +7,7 @@ from ..db import paginate, unit_of_work
 from ..rest import Blueprint, page_args, page_of
 from ..visits.api import _uuid
 from ..visits.schemas import VisitOut, VisitSummaryOut
-from ..visits.service import get_visit, visit_view
+from ..visits.reading import get_visit, visit_view
 from . import service
 from .schemas import CorrectionIn, QueueQuery, ReopenIn, ReviewIn, ReviewOut
 

@@ -20,7 +20,8 @@ from ..scoring.rules import Answer as ScoredAnswer
 from ..scoring.rules import score_visit
 from ..visits.models import (Flag, Visit, VisitFinding, VisitSectionScore,
                              VisitStatus)
-from ..visits.service import compiled, store_results
+from ..visits.storing import store_results
+from ..visits.submission import compiled
 from ..visits.validation import value_problem
 from ..reports import summaries
 from .models import AnswerCorrection, Decision, Review

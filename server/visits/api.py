@@ -12,7 +12,7 @@ from ..auth.models import Role
 from ..db import paginate, unit_of_work
 from ..errors import Conflict, NotFound
 from ..rest import Blueprint, page_args, page_of, request_body
-from . import service
+from . import reading, service
 from .intake import fast_path
 from ..receipts import service as receipts
 from .schemas import (RevisionOut, VisitAmendIn, VisitIn, VisitOut, VisitQuery,
@@ -53,7 +53,7 @@ def submit_visit(data):
             visit, intake = service.submit_visit(inspector=inspector, data=data, body=body,
                                                  lang=_lang())
             created = intake is not None
-            view = service.intake_view(visit, intake, data) if created else service.visit_view(visit)
+            view = reading.intake_view(visit, intake, data) if created else reading.visit_view(visit)
             view["receipt"] = _receipt(visit, intake, body)
     except IntegrityError:
         # A twin of this request committed first (same UUID), or the assignment got its visit.
@@ -62,7 +62,7 @@ def submit_visit(data):
             raise Conflict("The assignment already has a visit.", code="assignment_done")
         visit = service.replay(visit=visit, inspector=inspector,
                                sha=service.body_sha256(body))
-        created, view = False, service.visit_view(visit)
+        created, view = False, reading.visit_view(visit)
         with unit_of_work():
             view["receipt"] = _receipt(visit, None, body)
     return view, 201 if created else 200
@@ -87,7 +87,7 @@ def list_visits(args):
     """Visits you may see (inspectors: their own), newest first; filter by office, inspector,
     status, period (2026H2) or flag."""
     paging = page_args(args)
-    return paginate(service.list_visits_query(user=require_user(), **args), **paging)
+    return paginate(reading.list_visits_query(user=require_user(), **args), **paging)
 
 
 @blp.route("/visits/<visit_uuid>", methods=["GET"])
@@ -95,7 +95,7 @@ def list_visits(args):
 @blp.response(200, VisitOut)
 def get_visit(visit_uuid):
     """One visit with answers, evidence, scores, flags and history; another inspector's is 404."""
-    return service.visit_view(service.get_visit(user=require_user(),
+    return reading.visit_view(reading.get_visit(user=require_user(),
                                                 visit_uuid=_uuid(visit_uuid)))
 
 
@@ -110,7 +110,7 @@ def amend_visit(data, visit_uuid):
     with unit_of_work():
         visit = service.amend_visit(inspector=inspector, visit_uuid=_uuid(visit_uuid), data=data,
                                     body=body, lang=_lang())
-        view = service.visit_view(visit)
+        view = reading.visit_view(visit)
         view["receipt"] = receipts.stored_visit_receipt(visit=visit,
                                                         sha=service.body_sha256(body))
         return view
@@ -121,8 +121,8 @@ def amend_visit(data, visit_uuid):
 @blp.response(200, RevisionOut)
 def get_revision(visit_uuid, revision):
     """One revision of a visit as its inspector sent it, with the corrections made on it."""
-    visit = service.get_visit(user=require_user(), visit_uuid=_uuid(visit_uuid))
-    found = next((r for r in service.revisions_view(visit) if r["revision"] == revision), None)
+    visit = reading.get_visit(user=require_user(), visit_uuid=_uuid(visit_uuid))
+    found = next((r for r in reading.revisions_view(visit) if r["revision"] == revision), None)
     if found is None:
         raise NotFound(f"Visit {visit.uuid} has no revision {revision}; it has 1 to "
                        f"{visit.revision}.")

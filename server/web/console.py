@@ -23,7 +23,8 @@ from ..review import service as review_service
 from ..review.schemas import DECISIONS
 from ..visits import filters as visit_filters
 from ..visits.models import Visit
-from ..visits.service import compiled, get_visit, visit_view
+from ..visits.reading import get_visit, visit_view
+from ..visits.submission import compiled
 from . import (console_admin, console_audit, console_map, console_offices, console_planning,
                console_recommendations, console_visits)
 from . import console_jobs
