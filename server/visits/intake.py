@@ -10,7 +10,7 @@
 
 Everything else takes the ORM path (service.submit_visit), which gives the exact answer:
 replays, conflicts, evidence, unplanned visits, cookies, any shape error, SQLite. The fast path
-checks, scores and flags with the same functions (service._check), so it accepts and refuses
+checks, scores and flags with the same functions (submission._check), so it accepts and refuses
 exactly what the ORM path does; it only answers 201 itself and otherwise steps aside before
 writing anything (or after a write that stored nothing).
 """
@@ -41,7 +41,7 @@ from ..extensions import db
 from ..forms.models import FormVersion
 from ..receipts import service as receipts
 from ..rest import hostile_text_errors, request_body
-from . import service
+from . import reading, storing, submission
 from .schemas import quick_load
 from .views import dump_visit
 
@@ -161,7 +161,7 @@ def fast_path(view):
 
 
 class _Version:
-    """What service.compiled() needs of a form version; the definition is read only on a miss."""
+    """What submission.compiled() needs of a form version; the definition is read only on a miss."""
 
     def __init__(self, version_id: int, sha256: str) -> None:
         self.id, self.sha256 = version_id, sha256
@@ -334,10 +334,10 @@ def _lang() -> str:
 
 
 def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datetime, sha: str):
-    form = service.compiled(_Version(row.form_version_id, row.sha256))
+    form = submission.compiled(_Version(row.form_version_id, row.sha256))
     visit = _Visit(data["uuid"], _Office(row.lat, row.lon))
     inspector = User(id=row.user_id, login=row.login, role=Role(row.role), active=True)
-    intake = service._check(visit=visit, form=form, inspector=inspector, data=data,
+    intake = submission._check(visit=visit, form=form, inspector=inspector, data=data,
                             lang=_lang(), window=(row.window_start, row.window_end))
     result = intake.result
     if result.critical:
@@ -354,8 +354,8 @@ def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datet
                  "critical": critical, "flags": flags, "body_sha256": sha}), row.event_seq)
     answers = data["answers"]
     sections = {k: v for k, v in result.sections.items() if v is not None}
-    position_start = service._position(data.get("position_start"))
-    position_end = service._position(data.get("position_end"))
+    position_start = storing._position(data.get("position_start"))
+    position_end = storing._position(data.get("position_end"))
     params = {
         "assignment_id": row.assignment_id, "uuid": data["uuid"], "office_id": row.office_id,
         "form_version_id": row.form_version_id, "inspector_id": row.user_id,
@@ -400,11 +400,11 @@ def _check_and_store(connection, *, app, row, data: dict, body: dict, now: datet
         "flags": [{"kind": f.kind, "severity": f.severity, "detail": f.detail}
                   for f in intake.flags],
         "answers": answer_views,
-        "lost_points": service._lost(result), "revision": 1, "submitted_at": now,
+        "lost_points": reading._lost(result), "revision": 1, "submitted_at": now,
         "history": [{"at": event["at"], "action": "visit_submitted", "actor": row.login,
                      "revision": 1, "detail": event["payload"]}],
         # The one revision's answers are the visit's (no evidence, no corrections yet): the
-        # same list, which dump_visit then dumps once (service._revision would give equal).
+        # same list, which dump_visit then dumps once (reading._revision would give equal).
         "revisions": [{"revision": 1, "received_at": now, "score": result.score,
                        "answers": answer_views}],
     }

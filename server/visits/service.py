@@ -25,11 +25,8 @@ from ..forms.models import FormVersion, SurveyForm
 from ..offices.models import Office
 from ..offices.service import get_office
 from .models import Visit, VisitStatus
-# intake.py (the PostgreSQL fast path) calls service._check, service.compiled,
-# service._position, service._lost and service._revision: the last three are imported for it.
-from .reading import _lost, _revision  # noqa: F401
 from .schemas import SHAPE_ERRORS
-from .storing import _position, _store  # noqa: F401
+from .storing import _store
 from .submission import Intake, _check, _refuse_malformed, compiled
 
 
