@@ -8,10 +8,17 @@ the period GROUP BY office_id` over the same table. Measured: `server.reports.se
 for the period (every query plus the Python that turns them into intervals, bands and ranks).
 Both are timed alternately after a warm-up; the medians and their ratio are printed.
 
-PostgreSQL: ADAL_BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/adal_bench_ranking,
-dropped and re-created). SQLite: a temporary file.
+PostgreSQL: ADAL_BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/adal_bench_ranking);
+each scale gets its own database, the name with `_<offices>` added (adal_bench_ranking_5000),
+dropped and re-created, or with `--reuse` kept when it already holds the data of that scale
+(the 5,000-office load takes minutes). SQLite: a temporary file.
+
+Also timed: a quarter's ranking (2026Q4), which the summaries do not cover and which reads
+the visits as before, next to the bare GROUP BY of that quarter: what the covering indexes
+(`--wished-indexes`; without the flag they are dropped from a reused database) could help.
 
     python -m bench.ranking [--offices 500 --visits 60 --repeat 7] [--only postgresql|sqlite]
+                            [--reuse] [--wished-indexes]
 """
 from __future__ import annotations
 
@@ -43,20 +50,36 @@ URL = os.environ.get("ADAL_BENCH_DATABASE_URL",
 FORM = PROJECT_ROOT / "survey_forms" / "service_centre_visit.v1.yaml"
 TZ = "Asia/Almaty"
 PERIOD = "2026H2"
+QUARTER = "2026Q4"  # read from the visits (the summaries hold half-years)
 ANSWERS_PER_VISIT = 45
 VISIT_COLUMNS = ("id", "uuid", "office_id", "form_version_id", "inspector_id", "started_at",
                  "ended_at", "device", "status", "score", "score_uncapped", "section_scores",
                  "critical", "revision", "submitted_at", "updated_at")
 
 
-def _fresh_postgres(url: str) -> str:
+def _postgres(url: str, offices: int, per_office: int, reuse: bool) -> tuple[str, bool]:
+    """(URL of this scale's database, whether it already holds the data): dropped and created
+    afresh unless `reuse` and it holds `offices` × `per_office` approved visits."""
     parsed = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    parsed = parsed.set(database=f"{parsed.database}_{offices}")
+    if reuse:
+        engine = sa.create_engine(parsed)
+        try:
+            with engine.connect() as conn:
+                loaded = (conn.scalar(sa.text("SELECT count(*) FROM offices")) == offices
+                          and conn.scalar(sa.text("SELECT count(*) FROM visits WHERE status = "
+                                                  "'approved'")) == offices * per_office)
+        except sa.exc.SQLAlchemyError:  # no such database or tables yet
+            loaded = False
+        engine.dispose()
+        if loaded:
+            return parsed.render_as_string(hide_password=False), True
     admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
-    return parsed.render_as_string(hide_password=False)
+    return parsed.render_as_string(hide_password=False), False
 
 
 def _fixed_rows(n_offices: int) -> tuple[int, int, list[str], list[str], list[str]]:
@@ -170,8 +193,9 @@ def _load_sqlite(rows) -> None:
         raw.close()
 
 
-def _bare(period) -> list:
+def _bare(period=None) -> list:
     """The baseline: one bare GROUP BY (Core, so times bind exactly as in the service)."""
+    period = period or parse_period(PERIOD, TZ)
     query = (sa.select(Visit.office_id, sa.func.avg(Visit.score))
              .where(Visit.status == "approved", Visit.started_at >= period.start,
                     Visit.started_at < period.end)
@@ -182,16 +206,18 @@ def _bare(period) -> list:
 # The indexes docs/benchmarks.md asks the visits and reports owners for (--wished-indexes).
 WISHED_INDEXES = {
     "postgresql": [
-        "CREATE INDEX ix_visits_status_started_at_cover ON visits (status, started_at) "
-        "INCLUDE (office_id, form_version_id, score)",
-        "CREATE INDEX ix_visit_section_scores_cover ON visit_section_scores (visit_id) "
-        "INCLUDE (section_id, score)"],
+        "CREATE INDEX IF NOT EXISTS ix_visits_status_started_at_cover ON visits "
+        "(status, started_at) INCLUDE (office_id, form_version_id, score)",
+        "CREATE INDEX IF NOT EXISTS ix_visit_section_scores_cover ON visit_section_scores "
+        "(visit_id) INCLUDE (section_id, score)"],
     "sqlite": [
-        "CREATE INDEX ix_visits_status_started_at_cover ON visits "
+        "CREATE INDEX IF NOT EXISTS ix_visits_status_started_at_cover ON visits "
         "(status, started_at, office_id, form_version_id, score)",
-        "CREATE INDEX ix_visit_section_scores_cover ON visit_section_scores "
+        "CREATE INDEX IF NOT EXISTS ix_visit_section_scores_cover ON visit_section_scores "
         "(visit_id, section_id, score)"],
 }
+UNWISHED = ["DROP INDEX IF EXISTS ix_visits_status_started_at_cover",
+            "DROP INDEX IF EXISTS ix_visit_section_scores_cover"]
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -210,9 +236,10 @@ def _timed(fn, repeat: int) -> float:
 
 def _supervisor_headers() -> dict:
     from server.auth import service as auth_service
-    from server.auth.models import Role
-    user = auth_service.create_user(login="bench-supervisor", role=Role.SUPERVISOR,
-                                    password=None)
+    from server.auth.models import Role, User
+    user = (db.session.scalar(sa.select(User).where(User.login == "bench-supervisor"))
+            or auth_service.create_user(login="bench-supervisor", role=Role.SUPERVISOR,
+                                        password=None))
     secret, _ = auth_service.issue_token(user=user)
     db.session.commit()
     return {"Authorization": f"Bearer {secret}"}
@@ -267,9 +294,25 @@ def _office_page(period, repeat: int) -> tuple[float, float]:
     return report_ms, bare_ms
 
 
+def _alternate(fns: list, repeat: int) -> list[float]:
+    """Median ms of each function, called in turn `repeat` times after one warm-up each."""
+    for fn in fns:
+        fn()
+        db.session.rollback()
+    samples = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, own in zip(fns, samples):
+            t0 = time.perf_counter()
+            fn()
+            own.append(time.perf_counter() - t0)
+            db.session.rollback()
+    return [_median_ms(own) for own in samples]
+
+
 def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
-        wished_indexes: bool = False) -> dict:
-    """Load the data into a fresh database and time both queries; returns the figures."""
+        wished_indexes: bool = False, loaded: bool = False) -> dict:
+    """Load the data into a fresh database (unless `loaded`) and time both queries; returns
+    the figures."""
     config = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
               "PASSWORD_HASH_PROFILE": "CHEAPEST", "TIMEZONE": TZ}
     if backend == "postgresql":  # generating and loading 13.5 M rows outlasts the app's timeouts
@@ -277,25 +320,26 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             "options": "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0"}}
     app = create_app(config)
     with app.app_context():
-        db.create_all()
-        t0 = time.perf_counter()
-        fixed = _fixed_rows(offices)
-        rows = _generate(offices, per_office, *fixed)
-        db.session.commit()  # not idle in a transaction while the load runs (a timeout kills it)
-        (_load_postgres if backend == "postgresql" else _load_sqlite)(rows)
-        del rows
-        if wished_indexes:
-            for statement in WISHED_INDEXES[backend]:
-                db.session.execute(sa.text(statement))
-            db.session.execute(sa.text("ANALYZE"))
+        load_s = summaries_s = 0.0
+        if not loaded:
+            db.create_all()
+            t0 = time.perf_counter()
+            fixed = _fixed_rows(offices)
+            rows = _generate(offices, per_office, *fixed)
+            db.session.commit()  # not idle in a transaction while the load runs
+            (_load_postgres if backend == "postgresql" else _load_sqlite)(rows)
+            del rows
+            load_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if backend == "postgresql":
+                db.session.execute(sa.text("SET statement_timeout = 0"))
+            summaries.rebuild()  # what the migration's backfill does; review keeps them after
             db.session.commit()
-        load_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
+            summaries_s = time.perf_counter() - t0
         if backend == "postgresql":
             db.session.execute(sa.text("SET statement_timeout = 0"))
-        summaries.rebuild()  # what the migration's backfill does; review keeps them after
-        db.session.commit()
-        summaries_s = time.perf_counter() - t0
+        for statement in WISHED_INDEXES[backend] if wished_indexes else UNWISHED:
+            db.session.execute(sa.text(statement))
         db.session.execute(sa.text("ANALYZE"))
         db.session.commit()
         counts = {t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}"))
@@ -316,6 +360,10 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             db.session.rollback()
         phases = _phases(period)
         office_ms, office_bare_ms = _office_page(period, repeat)
+        quarter = parse_period(QUARTER, TZ)
+        quarter_bare_ms, quarter_ms = _alternate(
+            [lambda: _bare(quarter), lambda: service.ranking(period=quarter, lang="en")],
+            repeat)
         db.session.remove()
         headers = _supervisor_headers()
     client = app.test_client()
@@ -337,6 +385,7 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             "ratio": statistics.median(full) / statistics.median(bare),
             "json_ms": _median_ms(json_samples), "phases": phases, "exports": exports,
             "office_ms": office_ms, "office_bare_ms": office_bare_ms,
+            "quarter_ms": quarter_ms, "quarter_bare_ms": quarter_bare_ms,
             "rss_mib": _rss_mib()}
 
 
@@ -351,20 +400,25 @@ def main(argv: list[str] | None = None) -> None:
                         help="largest scale run on SQLite (its executemany load of 13.5 M "
                              "answers at 5,000 offices takes many minutes)")
     parser.add_argument("--wished-indexes", action="store_true",
-                        help="add the covering indexes docs/benchmarks.md asks for first")
+                        help="add the covering indexes docs/benchmarks.md asks for first "
+                             "(without it they are dropped if there)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: keep a database that already holds this scale's data")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="adal-bench-ranking-") as tmp:
         for offices in args.offices:
-            targets = [("postgresql", lambda: _fresh_postgres(URL)),
-                       ("sqlite", lambda: f"sqlite:///{Path(tmp) / f'ranking{offices}.sqlite3'}")]
-            for backend, url in targets:
+            targets = [("postgresql", lambda: _postgres(URL, offices, args.visits, args.reuse)),
+                       ("sqlite", lambda: (f"sqlite:///{Path(tmp) / f'ranking{offices}.sqlite3'}",
+                                           False))]
+            for backend, target in targets:
                 if args.only not in (None, backend):
                     continue
                 if backend == "sqlite" and offices > args.sqlite_max:
                     continue
-                results.append(run(backend, url(), offices, args.visits, args.repeat,
-                                   args.wished_indexes))
+                url, loaded = target()
+                results.append(run(backend, url, offices, args.visits, args.repeat,
+                                   args.wished_indexes, loaded))
                 _print([results[-1]], args)
     print()
     _print(results, args)
@@ -387,6 +441,9 @@ def _print(results: list[dict], args) -> None:
               f"{max(csv_mem, xlsx_mem):>10.1f} {r['rss_mib']:>12.0f}")
         print(f"            office page {r['office_ms']:.1f} ms, bare query of its visits "
               f"{r['office_bare_ms']:.1f} ms, ratio {r['office_ms'] / r['office_bare_ms']:.2f}")
+        print(f"            {QUARTER} (from the visits) ranking {r['quarter_ms']:.1f} ms, bare "
+              f"{r['quarter_bare_ms']:.1f} ms, ratio "
+              f"{r['quarter_ms'] / r['quarter_bare_ms']:.2f}")
         print("            of the ranking, ms: " + ", ".join(
             f"{k} {v:.1f}" for k, v in r["phases"].items()))
 
