@@ -4,7 +4,7 @@ Data: `--offices` offices (default 500) × `--visits` approved visits each (defa
 each visit with 45 answer rows (≈1.35 M answers), its six section scores as rows and, for about
 one visit in twelve, a critical finding: loaded with COPY on PostgreSQL, executemany on SQLite.
 Baseline: `SELECT office_id, avg(score) FROM visits WHERE status = 'approved' AND started_at in
-the period GROUP BY office_id` over the same table. Measured: `server.reports.service.ranking()`
+the period GROUP BY office_id` over the same table. Measured: `server.reports.ranking()`
 for the period (every query plus the Python that turns them into intervals, bands and ranks).
 Both are timed alternately after a warm-up; the medians and their ratio are printed.
 
@@ -42,7 +42,9 @@ from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.offices.models import OFFICE_KINDS
 from server.periods import parse_period
-from server.reports import service, summaries
+from server.reports import collect, labels, service, summaries
+from server.reports.office import TREND_PERIODS, office_report
+from server.reports.ranking import ranking
 from server.visits.models import Visit
 
 URL = os.environ.get("ADAL_BENCH_DATABASE_URL",
@@ -272,26 +274,33 @@ def _phases(period) -> dict:
     label, previous = period.label, service.previous_period(period, TZ).label
     out = {"offices+totals": _timed(lambda: rollup.offices_with_totals([label, previous], []), 3),
            "sections+findings": _timed(lambda: rollup.sections_and_findings(label, []), 3),
-           "recommendations": _timed(lambda: service._recommendation_counts(period, None), 3),
-           "labels": _timed(lambda: service._labels({1}), 3)}
+           "recommendations": _timed(lambda: collect.recommendation_counts(period, None), 3),
+           "labels": _timed(lambda: labels.labels_of({1}), 3)}
     return out
 
 
 def _office_page(period, repeat: int) -> tuple[float, float]:
     """(office report ms, bare ms) for one office: the report (figures, sections, findings,
-    trend over four half-years) next to a bare GROUP BY of its visits over those periods."""
+    trend over four half-years) next to a bare GROUP BY of its visits over those periods,
+    alternated. The office is loaded first, as the page's view loads it by its code; it stays
+    loaded (no rollback between calls: expiring it would add a reload to each report)."""
     from server.offices.models import Office
     office = db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
-    first = service.periods_before(period, TZ, service.TREND_PERIODS)[0]
+    first = service.periods_before(period, TZ, TREND_PERIODS)[0]
     bare = (sa.select(Visit.office_id, sa.func.avg(Visit.score))
             .where(Visit.office_id == office.id, Visit.status == "approved",
                    Visit.started_at >= first.start, Visit.started_at < period.end)
             .group_by(Visit.office_id))
-    service.office_report(office=office, period=period, lang="en")
-    report_ms = _timed(lambda: service.office_report(office=office, period=period, lang="en"),
-                       repeat)
-    bare_ms = _timed(lambda: db.session.execute(bare).all(), repeat)
-    return report_ms, bare_ms
+    fns = [lambda: office_report(office=office, period=period, lang="en"),
+           lambda: db.session.execute(bare).all()]
+    samples = [[], []]
+    for _ in range(repeat + 1):  # the first round warms up
+        for fn, own in zip(fns, samples):
+            t0 = time.perf_counter()
+            fn()
+            own.append(time.perf_counter() - t0)
+    db.session.rollback()
+    return _median_ms(samples[0][1:]), _median_ms(samples[1][1:])
 
 
 def _alternate(fns: list, repeat: int) -> list[float]:
@@ -346,7 +355,7 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
                   for t in ("visits", "answers", "visit_section_scores", "visit_findings",
                             "report_sections")}
         period = parse_period(PERIOD, TZ)
-        report = service.ranking(period=period, lang="en")  # warm-up (and the form's labels)
+        report = ranking(period=period, lang="en")  # warm-up (and the form's labels)
         assert len(report["items"]) == offices
         _bare(period)
         bare, full = [], []
@@ -355,14 +364,14 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             _bare(period)
             bare.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            service.ranking(period=period, lang="en")
+            ranking(period=period, lang="en")
             full.append(time.perf_counter() - t0)
             db.session.rollback()
         phases = _phases(period)
         office_ms, office_bare_ms = _office_page(period, repeat)
         quarter = parse_period(QUARTER, TZ)
         quarter_bare_ms, quarter_ms = _alternate(
-            [lambda: _bare(quarter), lambda: service.ranking(period=quarter, lang="en")],
+            [lambda: _bare(quarter), lambda: ranking(period=quarter, lang="en")],
             repeat)
         db.session.remove()
         headers = _supervisor_headers()
