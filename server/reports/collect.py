@@ -13,7 +13,8 @@ from ..db import utcnow
 from ..extensions import db
 from ..offices.models import Office, Region
 from ..periods import Period
-from ..recommendations.service import follow_up
+from ..recommendations.service import (follow_up, follow_up_as_of, follow_up_figures,
+                                       follow_up_params)
 from ..visits.models import Visit, VisitFinding, VisitSectionScore, VisitStatus
 from . import rollup, stats, summaries
 from .labels import Labels, labels_of
@@ -133,6 +134,12 @@ def _finding_counts(period: Period, clauses: list) -> dict[int, dict[str, int]]:
     return dict(result)
 
 
+def follow_up_until(period: Period) -> tuple:
+    """(cut-off, day overdue is judged on) of a period's follow-up figures: as they stood at
+    the period's end, or as they stand now for a period not over yet."""
+    return follow_up_as_of(period.end if period.end < utcnow() else None)
+
+
 def recommendation_counts(period: Period, office_ids: list[int] | None) -> dict[int, dict]:
     """Per office: the follow-up figures as they stood at the period's end (now, for a period
     not over yet), by the definition of GET /recommendations/follow-up (docs/recommendations.md):
@@ -201,3 +208,56 @@ def _collect_summaries(period: Period, previous: Period, clauses: list,
                                        [o.id for o in data.offices])
     data.labels = labels_of(set(versions), shas=versions)
     return data
+
+
+def collect_office(office, period: Period, previous: Period,
+                   labels: list[str]) -> tuple[Data, dict[str, dict[int, stats.MeanInterval]]]:
+    """One office's figures for its page from the summaries, as collect() gives them for a
+    half-year (`previous` and the trend's half-years `labels` covered too), with the means of
+    each of `labels` for its trend: one read (rollup.office_rows)."""
+    data = Data(sections_rounded=True)
+    sums = {each: [0, 0.0, 0.0] for each in {*labels, previous.label}}  # scored, Σ, Σ²
+    versions: dict[int, str] = {}  # form version id -> sha256
+    sections: dict[str, list] = {}
+    findings: dict[str, int] = {}
+    totals = Totals()
+    cutoff, today = follow_up_until(period)
+    rows = rollup.office_rows(office.id, sorted(sums), period.label,
+                              follow_up_params([office.id], cutoff, today), cutoff is not None)
+    recs = None
+    for kind, label, version_id, key, visits, scored, total, squares, extra in rows:
+        if kind == "t":
+            s = sums[label]
+            s[0] += scored
+            s[1] += total
+            s[2] += squares
+            if label == period.label:
+                totals.visits += visits
+                totals.scored += scored
+                totals.total += total
+                totals.squares += squares
+                totals.versions[version_id] = totals.versions.get(version_id, 0) + visits
+                versions[version_id] = key
+        elif kind == "s":  # summed over form versions, then divided (as sections_and_findings)
+            s = sections.setdefault(key, [0, 0.0])
+            s[0] += visits
+            s[1] += total
+        elif kind == "f":
+            findings[key] = findings.get(key, 0) + visits
+        else:
+            recs = follow_up_figures((visits, scored, total, squares, extra))
+    means = {each: {office.id: stats.mean_interval(*s)} for each, s in sums.items() if s[0]}
+    if totals.visits:
+        data.totals[office.id] = totals
+    data.previous = means.get(previous.label, {})
+    if sections:
+        data.sections[office.id] = {sid: round(total / n, 2)
+                                    for sid, (n, total) in sections.items()}
+    if findings:
+        data.findings[office.id] = findings
+    # As collect(): a closed office without visits in the period is not listed, so its
+    # follow-up figures are not counted.
+    if recs is not None and (office.active or totals.visits):
+        data.recs = {office.id: recs}
+    data.labels = labels_of(set(versions), shas=versions)
+    return data, means

@@ -1,12 +1,14 @@
 """One office's page (office_report) and the trend of offices over the last periods."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ..offices.models import Office
 from ..periods import Period
 from . import rollup, stats, summaries
-from .collect import collect, means_of, office_clauses, offices_of
+from .collect import collect, collect_office, means_of, office_clauses, offices_of
 from .ranking import item_of, round_or_none, section_list
-from .service import Scope, Settings, dates_in, periods_before, settings
+from .service import Scope, Settings, dates_in, periods_before, previous_period, settings
 
 TREND_PERIODS = 4
 
@@ -43,15 +45,35 @@ def office_report(*, office: Office, period: Period, lang: str | None = None) ->
     """One office in a period: scores, sections, findings, change, a trend over the last
     periods and the share of its recommendations carried out."""
     cfg = settings()
-    clauses = office_clauses(kind=None, scope=Scope(), office_id=office.id)
-    data = collect(period, cfg.tz, clauses)
-    item = item_of(offices_of(clauses)[0], data, cfg, lang)  # listed even when inactive
+    periods = periods_before(period, cfg.tz, TREND_PERIODS)
+    previous = previous_period(period, cfg.tz)
+    if all(summaries.covers(each) for each in (*periods, previous)):
+        # A half-year: two reads (the summaries, the follow-up), not one per figure.
+        data, means = collect_office(office, period, previous, [each.label for each in periods])
+        row = OfficeRow(office.id, office.code, office.name, office.kind, office.active,
+                        office.region.code)
+        trend = trend_of(periods, means, office.id, cfg)
+    else:
+        clauses = office_clauses(kind=None, scope=Scope(), office_id=office.id)
+        data = collect(period, cfg.tz, clauses)
+        row = offices_of(clauses)[0]  # listed even when inactive
+        _, by_office = trends(period, cfg, clauses)
+        trend = by_office.get(office.id) or trend_of(periods, {}, office.id, cfg)
+    item = item_of(row, data, cfg, lang)
     del item["rank"], item["status"]
-    _, by_office = trends(period, cfg, clauses)
-    trend = by_office.get(office.id) or trend_of(periods_before(period, cfg.tz, TREND_PERIODS),
-                                                {}, office.id, cfg)
     start, end = dates_in(period, cfg.tz)
     return {**item, "period": period.label, "from": start, "to": end,
             "office": {**item["office"], "active": office.active},
             "bands": {"green_min": cfg.green_min, "yellow_min": cfg.yellow_min},
             "sections": section_list(data, lang), "trend": trend}
+
+
+class OfficeRow(NamedTuple):
+    """An office as item_of() reads it (the shape of collect.offices_of() rows)."""
+
+    id: int
+    code: str
+    name: dict
+    kind: str
+    active: bool
+    region: str  # its code
