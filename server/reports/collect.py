@@ -179,24 +179,27 @@ def _collect_summaries(period: Period, previous: Period, clauses: list,
     offices: dict[int, object] = {}
     previous_sums: dict[int, list] = {}
     versions: dict[int, str] = {}  # form version id -> sha256
-    for row in rollup.offices_with_totals([period.label, previous.label], clauses, lang):
-        office_id = row[0]
-        offices.setdefault(office_id, row)
-        if row.period == period.label:
+    label = period.label
+    for row in rollup.offices_with_totals([label, previous.label], clauses, lang):
+        office_id, row_period = row[0], row[6]
+        if office_id not in offices:
+            offices[office_id] = row
+        if row_period == label:
+            _, _, _, _, _, _, _, version_id, visits, scored, total, squares, sha = row
             t = data.totals.get(office_id)
             if t is None:
                 t = data.totals[office_id] = Totals()
-            t.visits += row.visits
-            t.scored += row.scored
-            t.total += row.score_sum
-            t.squares += row.score_squares
-            t.versions[row.form_version_id] = t.versions.get(row.form_version_id, 0) + row.visits
-            versions[row.form_version_id] = row.sha256
-        elif row.period is not None:
+            t.visits += visits
+            t.scored += scored
+            t.total += total
+            t.squares += squares
+            t.versions[version_id] = t.versions.get(version_id, 0) + visits
+            versions[version_id] = sha
+        elif row_period is not None:
             p = previous_sums.setdefault(office_id, [0, 0.0, 0.0])
-            p[0] += row.scored
-            p[1] += row.score_sum
-            p[2] += row.score_squares
+            p[0] += row[9]
+            p[1] += row[10]
+            p[2] += row[11]
     # An office closed since still appears for a period in which it has approved visits.
     data.offices = [o for o in offices.values() if o.active or o.id in data.totals]
     data.previous = {oid: stats.mean_interval(n, total, squares)

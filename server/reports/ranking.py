@@ -63,40 +63,46 @@ def _question_label(data: Data, question: str, lang: str | None):
     return dict(label) if isinstance(label, dict) else label
 
 
+_NO_VISITS = Totals()  # an office without approved visits in the period; never changed
+
+
 def item_of(office, data: Data, cfg: Settings, lang: str | None) -> dict:
     """One office's figures, without its rank."""
-    totals = data.totals.get(office.id, Totals())
+    # Run once per office (5,000 times at national scale): plain ifs, no helper per figure.
+    totals = data.totals.get(office.id) or _NO_VISITS
     interval = stats.mean_interval(totals.scored, totals.total, totals.squares)
-    score = round_or_none(interval.mean, 2)
+    score = None if interval.mean is None else round(interval.mean, 2)
     # A mean score lies in [0, 100]; the t interval of a few visits can reach past either end.
-    low = round_or_none(None if interval.low is None else max(0.0, interval.low), 2)
-    high = round_or_none(None if interval.high is None else min(100.0, interval.high), 2)
+    low = None if interval.low is None else round(max(0.0, interval.low), 2)
+    high = None if interval.high is None else round(min(100.0, interval.high), 2)
     previous = data.previous.get(office.id)
-    previous_score = round_or_none(previous.mean if previous else None, 2)
+    previous_score = (None if previous is None or previous.mean is None
+                      else round(previous.mean, 2))
     critical = []
-    found = data.findings.get(office.id, {})
+    found = data.findings.get(office.id) or {}
+    localised = data.localised
     # The denominators depend on the versions and their visits only: offices that share them
     # (most, at 60 visits on one form) share the sorted list, made once per report.
     key = ("asked", *totals.versions.items())
-    cached = data.localised.get(key)
+    cached = localised.get(key)
     if cached is None:
         pairs = sorted(_critical_asked(totals, data.labels, {}).items())
-        cached = data.localised[key] = (pairs, {q for q, _ in pairs})
+        cached = localised[key] = (pairs, {q for q, _ in pairs})
     asked_of = cached[0]
-    if not cached[1].issuperset(found):  # a finding no definition lists: counted on its own
+    if found and not cached[1].issuperset(found):  # found where no definition lists it
         asked_of = sorted(_critical_asked(totals, data.labels, found).items())
     for question, asked in asked_of:
         # Every critical question of the office's forms, seen or not: 0 of 10 is a finding too.
         count = found.get(question, 0)
         key = (question, count, asked, lang)
-        entry = data.localised.get(key)  # most offices share (0 of 60): figured out once
+        entry = localised.get(key)  # most offices share (0 of 60): figured out once
         if entry is None:
             rate_low, rate_high = stats.wilson_interval(count, asked)
-            entry = data.localised[key] = {
+            entry = localised[key] = {
                 "question": question, "label": _question_label(data, question, lang),
                 "visits_with": count, "rate": round(count / asked, 4),
                 "ci_low": round(rate_low, 4), "ci_high": round(rate_high, 4)}
-        critical.append(dict(entry))
+        critical.append(entry)  # shared by the items: read-only (see ranking())
     return {
         "office": {"code": office.code, "name": localise(office.name, lang, office.code)},
         "region": office.region, "kind": office.kind, "rank": None, "status": NOT_ENOUGH_VISITS,
@@ -133,7 +139,9 @@ def _kind_order(kind: str) -> tuple:
 def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
             lang: str | None = None, min_visits: int | None = None) -> dict:
     """The ranking of a period: every office of the kind(s) in scope, each kind ranked on its
-    own; names and labels in `lang`, or in every language when lang is None (snapshots)."""
+    own; names and labels in `lang`, or in every language when lang is None (snapshots).
+    Items with the same critical figures share their entry dicts in "critical" (5,000 offices
+    would otherwise copy 30,000 of them): read the result, copy before changing it."""
     cfg = settings(min_visits)
     data = collect(period, cfg.tz, office_clauses(kind=kind, scope=scope, office_id=None),
                     lang)
@@ -141,7 +149,8 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
     eligible = {}
     for office in data.offices:
         by_kind[office.kind].append(item_of(office, data, cfg, lang))
-        eligible[office.code] = data.totals.get(office.id, Totals()).scored >= cfg.min_visits
+        totals = data.totals.get(office.id) or _NO_VISITS
+        eligible[office.code] = totals.scored >= cfg.min_visits
     items = []
     for office_kind in sorted(by_kind, key=_kind_order):
         items += _rank_kind(by_kind[office_kind], eligible)
