@@ -8,7 +8,8 @@ the period GROUP BY office_id` over the same table. Measured: `server.reports.ra
 for the period (every query plus the Python that turns them into intervals, bands and ranks).
 Both are timed alternately after a warm-up; the medians and their ratio are printed.
 
-PostgreSQL: ADAL_BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/adal_bench_ranking);
+PostgreSQL: ADAL_BENCH_DATABASE_URL (default
+postgresql://postgres@127.0.0.1:5432/adal_bench_ranking);
 each scale gets its own database, the name with `_<offices>` added (adal_bench_ranking_5000),
 dropped and re-created, or with `--reuse` kept when it already holds the data of that scale
 (the 5,000-office load takes minutes). SQLite: a temporary file.
@@ -268,7 +269,7 @@ def _export(client, headers: dict, fmt: str) -> tuple[float, int, float]:
 
 
 def _phases(period) -> dict:
-    """Where a half-year ranking's time goes: its reads one by one (as _collect_summaries
+    """Where a half-year ranking's time goes: its reads one by one (as collect._collect_summaries
     makes them), the rest being Python (intervals, bands, ranks, dicts)."""
     from server.reports import rollup
     label, previous = period.label, service.previous_period(period, TZ).label

@@ -16,8 +16,8 @@ TREND_PERIODS = 4
 def _trend_entry(label: str, interval: stats.MeanInterval, cfg: Settings) -> dict:
     score = round_or_none(interval.mean, 2)
     return {"period": label, "visits": interval.n, "score": score,
-            "ci_low": round_or_none(None if interval.low is None else max(0.0, interval.low), 2),
-            "ci_high": round_or_none(None if interval.high is None else min(100.0, interval.high), 2),
+            "ci_low": None if interval.low is None else round(max(0.0, interval.low), 2),
+            "ci_high": None if interval.high is None else round(min(100.0, interval.high), 2),
             "band": stats.band(score, green_min=cfg.green_min, yellow_min=cfg.yellow_min)}
 
 
