@@ -19,7 +19,7 @@ the visits as before, next to the bare GROUP BY of that quarter: what the coveri
 (`--wished-indexes`; without the flag they are dropped from a reused database) could help.
 
     python -m bench.ranking [--offices 500 --visits 60 --repeat 7] [--only postgresql|sqlite]
-                            [--reuse] [--wished-indexes]
+                            [--reuse] [--wished-indexes] [--index-ab]
 """
 from __future__ import annotations
 
@@ -319,16 +319,53 @@ def _alternate(fns: list, repeat: int) -> list[float]:
     return [_median_ms(own) for own in samples]
 
 
-def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
-        wished_indexes: bool = False, loaded: bool = False) -> dict:
-    """Load the data into a fresh database (unless `loaded`) and time both queries; returns
-    the figures."""
+def _config(backend: str, url: str) -> dict:
     config = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
               "PASSWORD_HASH_PROFILE": "CHEAPEST", "TIMEZONE": TZ}
     if backend == "postgresql":  # generating and loading 13.5 M rows outlasts the app's timeouts
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "connect_args": {
             "options": "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0"}}
-    app = create_app(config)
+    return config
+
+
+def index_ab(backend: str, url: str, offices: int, repeat: int, rounds: int = 2) -> None:
+    """On a loaded database: the quarter's ranking (from the visits) and the half-year's
+    (from the summaries), each next to its bare GROUP BY, without and with the wished
+    indexes, alternately `rounds` times (creating and dropping them in between), so both
+    are measured under the same load. Leaves the indexes dropped."""
+    app = create_app(_config(backend, url))
+    quarter, half = parse_period(QUARTER, TZ), parse_period(PERIOD, TZ)
+    print(f"{backend}, {offices} offices: median ms of {repeat}, alternated; "
+          f"quarter {QUARTER} (visits), half-year {PERIOD} (summaries)")
+    print(f"{'round':>5} {'indexes':>7} {'Q bare':>8} {'Q ranking':>9} {'Q ratio':>7} "
+          f"{'H bare':>8} {'H ranking':>9} {'H ratio':>7}")
+    with app.app_context():
+        for round_ in range(1, rounds + 1):
+            for wished in (False, True):
+                if backend == "postgresql":
+                    db.session.execute(sa.text("SET statement_timeout = 0"))
+                for statement in WISHED_INDEXES[backend] if wished else UNWISHED:
+                    db.session.execute(sa.text(statement))
+                db.session.execute(sa.text("ANALYZE"))
+                db.session.commit()
+                q_bare, q_ms, h_bare, h_ms = _alternate(
+                    [lambda: _bare(quarter), lambda: ranking(period=quarter, lang="en"),
+                     lambda: _bare(half), lambda: ranking(period=half, lang="en")], repeat)
+                print(f"{round_:>5} {'with' if wished else 'without':>7} {q_bare:>8.1f} "
+                      f"{q_ms:>9.1f} {q_ms / q_bare:>7.2f} {h_bare:>8.1f} {h_ms:>9.1f} "
+                      f"{h_ms / h_bare:>7.2f}", flush=True)
+        for statement in UNWISHED:
+            db.session.execute(sa.text(statement))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
+        wished_indexes: bool = False, loaded: bool = False) -> dict:
+    """Load the data into a fresh database (unless `loaded`) and time both queries; returns
+    the figures."""
+    app = create_app(_config(backend, url))
     with app.app_context():
         load_s = summaries_s = 0.0
         if not loaded:
@@ -412,6 +449,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wished-indexes", action="store_true",
                         help="add the covering indexes docs/benchmarks.md asks for first "
                              "(without it they are dropped if there)")
+    parser.add_argument("--index-ab", action="store_true",
+                        help="instead of the full run: on the loaded (or reused) database, the "
+                             "quarter's and half-year's rankings without and with the wished "
+                             "indexes, alternated")
     parser.add_argument("--reuse", action="store_true",
                         help="PostgreSQL: keep a database that already holds this scale's data")
     args = parser.parse_args(argv)
@@ -427,11 +468,17 @@ def main(argv: list[str] | None = None) -> None:
                 if backend == "sqlite" and offices > args.sqlite_max:
                     continue
                 url, loaded = target()
+                if args.index_ab:
+                    if not loaded:
+                        run(backend, url, offices, args.visits, args.repeat, False, loaded)
+                    index_ab(backend, url, offices, args.repeat)
+                    continue
                 results.append(run(backend, url, offices, args.visits, args.repeat,
                                    args.wished_indexes, loaded))
                 _print([results[-1]], args)
-    print()
-    _print(results, args)
+    if results:
+        print()
+        _print(results, args)
 
 
 def _print(results: list[dict], args) -> None:

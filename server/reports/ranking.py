@@ -2,7 +2,9 @@
 findings, change, follow-up) made from what collect.py read, each kind ranked on its own."""
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from contextlib import contextmanager
 
 from ..offices.models import OFFICE_KINDS
 from ..periods import Period
@@ -142,6 +144,28 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
     own; names and labels in `lang`, or in every language when lang is None (snapshots).
     Items with the same critical figures share their entry dicts in "critical" (5,000 offices
     would otherwise copy 30,000 of them): read the result, copy before changing it."""
+    with _collector_paused():
+        return _ranking(period=period, kind=kind, scope=scope, lang=lang, min_visits=min_visits)
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while a ranking is built: the ~100,000 dicts and
+    tuples of 5,000 offices set off collections that walk every object the process holds, a
+    third of the ranking's time in the bench (docs/benchmarks.md). Nothing made here is
+    cyclic; reference counting frees it as before. Turned back on only if it was on (another
+    thread's ranking may be running)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _ranking(*, period: Period, kind: str | None, scope: Scope, lang: str | None,
+             min_visits: int | None) -> dict:
     cfg = settings(min_visits)
     data = collect(period, cfg.tz, office_clauses(kind=kind, scope=scope, office_id=None),
                     lang)
