@@ -51,6 +51,7 @@ class Data:
 
 
 def office_clauses(*, kind: str | None, scope: Scope, office_id: int | None) -> list:
+    """WHERE clauses on offices: of a kind, in the scope's regions, one office (each if given)."""
     clauses = []
     if kind is not None:
         clauses.append(_o.c.kind == kind)
@@ -149,6 +150,7 @@ def recommendation_counts(period: Period, office_ids: list[int] | None) -> dict[
 
 
 def offices_of(clauses: list) -> list:
+    """Rows (id, code, name, kind, active, region code) of the offices these clauses select."""
     query = (sa.select(_o.c.id, _o.c.code, _o.c.name, _o.c.kind, _o.c.active,
                        _r.c.code.label("region"))
              .select_from(_o.join(_r, _r.c.id == _o.c.region_id)).where(*clauses))
@@ -156,6 +158,7 @@ def offices_of(clauses: list) -> list:
 
 
 def collect(period: Period, tz: str, clauses: list, lang: str | None = None) -> Data:
+    """A report's figures of a period for the offices the clauses select (see Data)."""
     previous = previous_period(period, tz)
     if summaries.covers(period) and summaries.covers(previous):
         return _collect_summaries(period, previous, clauses, lang)

@@ -22,6 +22,7 @@ def _trend_entry(label: str, interval: stats.MeanInterval, cfg: Settings) -> dic
 
 
 def trend_of(periods: list[Period], means: dict, office_id: int, cfg: Settings) -> list[dict]:
+    """An office's trend entries over `periods` from {label: {office id: mean interval}}."""
     empty = stats.mean_interval(0, 0, 0)
     return [_trend_entry(each.label, means.get(each.label, {}).get(office_id) or empty, cfg)
             for each in periods]
@@ -48,7 +49,7 @@ def office_report(*, office: Office, period: Period, lang: str | None = None) ->
     periods = periods_before(period, cfg.tz, TREND_PERIODS)
     previous = previous_period(period, cfg.tz)
     if all(summaries.covers(each) for each in (*periods, previous)):
-        # A half-year: two reads (the summaries, the follow-up), not one per figure.
+        # A half-year: one read (summaries and follow-up in one UNION ALL), not one per figure.
         data, means = collect_office(office, period, previous, [each.label for each in periods])
         row = OfficeRow(office.id, office.code, office.name, office.kind, office.active,
                         office.region.code)

@@ -63,6 +63,7 @@ def _opendata_rows(period: Period, codes: list[str]) -> tuple[list[str], list[li
 
 
 def sort_rows(rows: list[list]) -> None:
+    """Sort open data rows in place by what they show (never by id or time)."""
     # Sorted by what is exported, never by id or time: the order must not hint at who or when.
     rows.sort(key=lambda r: (r[0], r[4], -(r[5] if r[5] is not None else -1), repr(r[6:])))
 

@@ -18,6 +18,7 @@ RANKED = "ranked"
 
 
 def round_or_none(value: float | None, digits: int) -> float | None:
+    """`value` rounded to `digits`, None stays None."""
     return None if value is None else round(value, digits)
 
 

@@ -132,8 +132,9 @@ class OfficeTotals(NamedTuple):
 def fetch(statement) -> list[tuple]:
     """All rows of a Core SELECT as plain tuples, straight from the driver's cursor in this
     session's transaction: no Row objects, no result processing (the summary queries return
-    only text and numbers; parameters still go through their bind processors). A ranking of 5,000 offices reads ~35,000 values so;
-    through Result rows that alone cost more than the query."""
+    only text and numbers; parameters still go through their bind processors). A ranking of
+    5,000 offices reads ~50,000 rows so; through Result rows that alone cost more than the
+    query."""
     connection = db.session.connection()
     compiled = statement.compile(dialect=connection.dialect,
                                  compile_kwargs={"render_postcompile": True})
@@ -155,8 +156,8 @@ def fetch(statement) -> list[tuple]:
 
 def sections_and_findings(label: str, clauses: list) -> tuple[dict, dict]:
     """(section means rounded to 2 decimals, finding counts) of a half-year, as
-    section_means() and finding_counts() give them: two plain reads of the summary tables, summed over form
-    versions here (an office rarely has more than one in a half-year)."""
+    section_means() and finding_counts() give them: one plain read of both summary tables,
+    summed over form versions here (an office rarely has more than one in a half-year)."""
     # One read: section rows (score_sum a number) and finding rows (score_sum NULL).
     both = fetch(sa.union_all(
         sa.select(S.c.office_id, S.c.section_id, S.c.visits, S.c.score_sum)
