@@ -4,14 +4,22 @@ Data: `--offices` offices (default 500) × `--visits` approved visits each (defa
 each visit with 45 answer rows (≈1.35 M answers), its six section scores as rows and, for about
 one visit in twelve, a critical finding: loaded with COPY on PostgreSQL, executemany on SQLite.
 Baseline: `SELECT office_id, avg(score) FROM visits WHERE status = 'approved' AND started_at in
-the period GROUP BY office_id` over the same table. Measured: `server.reports.service.ranking()`
+the period GROUP BY office_id` over the same table. Measured: `server.reports.ranking()`
 for the period (every query plus the Python that turns them into intervals, bands and ranks).
 Both are timed alternately after a warm-up; the medians and their ratio are printed.
 
-PostgreSQL: ADAL_BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/adal_bench_ranking,
-dropped and re-created). SQLite: a temporary file.
+PostgreSQL: ADAL_BENCH_DATABASE_URL (default
+postgresql://postgres@127.0.0.1:5432/adal_bench_ranking);
+each scale gets its own database, the name with `_<offices>` added (adal_bench_ranking_5000),
+dropped and re-created, or with `--reuse` kept when it already holds the data of that scale
+(the 5,000-office load takes minutes). SQLite: a temporary file.
+
+Also timed: a quarter's ranking (2026Q4), which the summaries do not cover and which reads
+the visits as before, next to the bare GROUP BY of that quarter: what the covering indexes
+(`--wished-indexes`; without the flag they are dropped from a reused database) could help.
 
     python -m bench.ranking [--offices 500 --visits 60 --repeat 7] [--only postgresql|sqlite]
+                            [--reuse] [--wished-indexes] [--index-ab]
 """
 from __future__ import annotations
 
@@ -35,7 +43,9 @@ from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.offices.models import OFFICE_KINDS
 from server.periods import parse_period
-from server.reports import service, summaries
+from server.reports import collect, labels, service, summaries
+from server.reports.office import TREND_PERIODS, office_report
+from server.reports.ranking import ranking
 from server.visits.models import Visit
 
 URL = os.environ.get("ADAL_BENCH_DATABASE_URL",
@@ -43,20 +53,36 @@ URL = os.environ.get("ADAL_BENCH_DATABASE_URL",
 FORM = PROJECT_ROOT / "survey_forms" / "service_centre_visit.v1.yaml"
 TZ = "Asia/Almaty"
 PERIOD = "2026H2"
+QUARTER = "2026Q4"  # read from the visits (the summaries hold half-years)
 ANSWERS_PER_VISIT = 45
 VISIT_COLUMNS = ("id", "uuid", "office_id", "form_version_id", "inspector_id", "started_at",
                  "ended_at", "device", "status", "score", "score_uncapped", "section_scores",
                  "critical", "revision", "submitted_at", "updated_at")
 
 
-def _fresh_postgres(url: str) -> str:
+def _postgres(url: str, offices: int, per_office: int, reuse: bool) -> tuple[str, bool]:
+    """(URL of this scale's database, whether it already holds the data): dropped and created
+    afresh unless `reuse` and it holds `offices` × `per_office` approved visits."""
     parsed = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    parsed = parsed.set(database=f"{parsed.database}_{offices}")
+    if reuse:
+        engine = sa.create_engine(parsed)
+        try:
+            with engine.connect() as conn:
+                loaded = (conn.scalar(sa.text("SELECT count(*) FROM offices")) == offices
+                          and conn.scalar(sa.text("SELECT count(*) FROM visits WHERE status = "
+                                                  "'approved'")) == offices * per_office)
+        except sa.exc.SQLAlchemyError:  # no such database or tables yet
+            loaded = False
+        engine.dispose()
+        if loaded:
+            return parsed.render_as_string(hide_password=False), True
     admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
-    return parsed.render_as_string(hide_password=False)
+    return parsed.render_as_string(hide_password=False), False
 
 
 def _fixed_rows(n_offices: int) -> tuple[int, int, list[str], list[str], list[str]]:
@@ -170,8 +196,9 @@ def _load_sqlite(rows) -> None:
         raw.close()
 
 
-def _bare(period) -> list:
+def _bare(period=None) -> list:
     """The baseline: one bare GROUP BY (Core, so times bind exactly as in the service)."""
+    period = period or parse_period(PERIOD, TZ)
     query = (sa.select(Visit.office_id, sa.func.avg(Visit.score))
              .where(Visit.status == "approved", Visit.started_at >= period.start,
                     Visit.started_at < period.end)
@@ -182,16 +209,18 @@ def _bare(period) -> list:
 # The indexes docs/benchmarks.md asks the visits and reports owners for (--wished-indexes).
 WISHED_INDEXES = {
     "postgresql": [
-        "CREATE INDEX ix_visits_status_started_at_cover ON visits (status, started_at) "
-        "INCLUDE (office_id, form_version_id, score)",
-        "CREATE INDEX ix_visit_section_scores_cover ON visit_section_scores (visit_id) "
-        "INCLUDE (section_id, score)"],
+        "CREATE INDEX IF NOT EXISTS ix_visits_status_started_at_cover ON visits "
+        "(status, started_at) INCLUDE (office_id, form_version_id, score)",
+        "CREATE INDEX IF NOT EXISTS ix_visit_section_scores_cover ON visit_section_scores "
+        "(visit_id) INCLUDE (section_id, score)"],
     "sqlite": [
-        "CREATE INDEX ix_visits_status_started_at_cover ON visits "
+        "CREATE INDEX IF NOT EXISTS ix_visits_status_started_at_cover ON visits "
         "(status, started_at, office_id, form_version_id, score)",
-        "CREATE INDEX ix_visit_section_scores_cover ON visit_section_scores "
+        "CREATE INDEX IF NOT EXISTS ix_visit_section_scores_cover ON visit_section_scores "
         "(visit_id, section_id, score)"],
 }
+UNWISHED = ["DROP INDEX IF EXISTS ix_visits_status_started_at_cover",
+            "DROP INDEX IF EXISTS ix_visit_section_scores_cover"]
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -210,9 +239,10 @@ def _timed(fn, repeat: int) -> float:
 
 def _supervisor_headers() -> dict:
     from server.auth import service as auth_service
-    from server.auth.models import Role
-    user = auth_service.create_user(login="bench-supervisor", role=Role.SUPERVISOR,
-                                    password=None)
+    from server.auth.models import Role, User
+    user = (db.session.scalar(sa.select(User).where(User.login == "bench-supervisor"))
+            or auth_service.create_user(login="bench-supervisor", role=Role.SUPERVISOR,
+                                        password=None))
     secret, _ = auth_service.issue_token(user=user)
     db.session.commit()
     return {"Authorization": f"Bearer {secret}"}
@@ -239,70 +269,131 @@ def _export(client, headers: dict, fmt: str) -> tuple[float, int, float]:
 
 
 def _phases(period) -> dict:
-    """Where a half-year ranking's time goes: its reads one by one (as _collect_summaries
+    """Where a half-year ranking's time goes: its reads one by one (as collect._collect_summaries
     makes them), the rest being Python (intervals, bands, ranks, dicts)."""
     from server.reports import rollup
     label, previous = period.label, service.previous_period(period, TZ).label
     out = {"offices+totals": _timed(lambda: rollup.offices_with_totals([label, previous], []), 3),
            "sections+findings": _timed(lambda: rollup.sections_and_findings(label, []), 3),
-           "recommendations": _timed(lambda: service._recommendation_counts(period, None), 3),
-           "labels": _timed(lambda: service._labels({1}), 3)}
+           "recommendations": _timed(lambda: collect.recommendation_counts(period, None), 3),
+           "labels": _timed(lambda: labels.labels_of({1}), 3)}
     return out
 
 
 def _office_page(period, repeat: int) -> tuple[float, float]:
     """(office report ms, bare ms) for one office: the report (figures, sections, findings,
-    trend over four half-years) next to a bare GROUP BY of its visits over those periods."""
+    trend over four half-years) next to a bare GROUP BY of its visits over those periods,
+    alternated. The office is loaded first, as the page's view loads it by its code; it stays
+    loaded (no rollback between calls: expiring it would add a reload to each report)."""
     from server.offices.models import Office
     office = db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
-    first = service.periods_before(period, TZ, service.TREND_PERIODS)[0]
+    first = service.periods_before(period, TZ, TREND_PERIODS)[0]
     bare = (sa.select(Visit.office_id, sa.func.avg(Visit.score))
             .where(Visit.office_id == office.id, Visit.status == "approved",
                    Visit.started_at >= first.start, Visit.started_at < period.end)
             .group_by(Visit.office_id))
-    service.office_report(office=office, period=period, lang="en")
-    report_ms = _timed(lambda: service.office_report(office=office, period=period, lang="en"),
-                       repeat)
-    bare_ms = _timed(lambda: db.session.execute(bare).all(), repeat)
-    return report_ms, bare_ms
+    fns = [lambda: office_report(office=office, period=period, lang="en"),
+           lambda: db.session.execute(bare).all()]
+    samples = [[], []]
+    for _ in range(repeat + 1):  # the first round warms up
+        for fn, own in zip(fns, samples):
+            t0 = time.perf_counter()
+            fn()
+            own.append(time.perf_counter() - t0)
+    db.session.rollback()
+    return _median_ms(samples[0][1:]), _median_ms(samples[1][1:])
 
 
-def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
-        wished_indexes: bool = False) -> dict:
-    """Load the data into a fresh database and time both queries; returns the figures."""
+def _alternate(fns: list, repeat: int) -> list[float]:
+    """Median ms of each function, called in turn `repeat` times after one warm-up each."""
+    for fn in fns:
+        fn()
+        db.session.rollback()
+    samples = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, own in zip(fns, samples):
+            t0 = time.perf_counter()
+            fn()
+            own.append(time.perf_counter() - t0)
+            db.session.rollback()
+    return [_median_ms(own) for own in samples]
+
+
+def _config(backend: str, url: str) -> dict:
     config = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
               "PASSWORD_HASH_PROFILE": "CHEAPEST", "TIMEZONE": TZ}
     if backend == "postgresql":  # generating and loading 13.5 M rows outlasts the app's timeouts
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "connect_args": {
             "options": "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0"}}
-    app = create_app(config)
+    return config
+
+
+def index_ab(backend: str, url: str, offices: int, repeat: int, rounds: int = 2) -> None:
+    """On a loaded database: the quarter's ranking (from the visits) and the half-year's
+    (from the summaries), each next to its bare GROUP BY, without and with the wished
+    indexes, alternately `rounds` times (creating and dropping them in between), so both
+    are measured under the same load. Leaves the indexes dropped."""
+    app = create_app(_config(backend, url))
+    quarter, half = parse_period(QUARTER, TZ), parse_period(PERIOD, TZ)
+    print(f"{backend}, {offices} offices: median ms of {repeat}, alternated; "
+          f"quarter {QUARTER} (visits), half-year {PERIOD} (summaries)")
+    print(f"{'round':>5} {'indexes':>7} {'Q bare':>8} {'Q ranking':>9} {'Q ratio':>7} "
+          f"{'H bare':>8} {'H ranking':>9} {'H ratio':>7}")
     with app.app_context():
-        db.create_all()
-        t0 = time.perf_counter()
-        fixed = _fixed_rows(offices)
-        rows = _generate(offices, per_office, *fixed)
-        db.session.commit()  # not idle in a transaction while the load runs (a timeout kills it)
-        (_load_postgres if backend == "postgresql" else _load_sqlite)(rows)
-        del rows
-        if wished_indexes:
-            for statement in WISHED_INDEXES[backend]:
-                db.session.execute(sa.text(statement))
-            db.session.execute(sa.text("ANALYZE"))
+        for round_ in range(1, rounds + 1):
+            for wished in (False, True):
+                if backend == "postgresql":
+                    db.session.execute(sa.text("SET statement_timeout = 0"))
+                for statement in WISHED_INDEXES[backend] if wished else UNWISHED:
+                    db.session.execute(sa.text(statement))
+                db.session.execute(sa.text("ANALYZE"))
+                db.session.commit()
+                q_bare, q_ms, h_bare, h_ms = _alternate(
+                    [lambda: _bare(quarter), lambda: ranking(period=quarter, lang="en"),
+                     lambda: _bare(half), lambda: ranking(period=half, lang="en")], repeat)
+                print(f"{round_:>5} {'with' if wished else 'without':>7} {q_bare:>8.1f} "
+                      f"{q_ms:>9.1f} {q_ms / q_bare:>7.2f} {h_bare:>8.1f} {h_ms:>9.1f} "
+                      f"{h_ms / h_bare:>7.2f}", flush=True)
+        for statement in UNWISHED:
+            db.session.execute(sa.text(statement))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
+        wished_indexes: bool = False, loaded: bool = False) -> dict:
+    """Load the data into a fresh database (unless `loaded`) and time both queries; returns
+    the figures."""
+    app = create_app(_config(backend, url))
+    with app.app_context():
+        load_s = summaries_s = 0.0
+        if not loaded:
+            db.create_all()
+            t0 = time.perf_counter()
+            fixed = _fixed_rows(offices)
+            rows = _generate(offices, per_office, *fixed)
+            db.session.commit()  # not idle in a transaction while the load runs
+            (_load_postgres if backend == "postgresql" else _load_sqlite)(rows)
+            del rows
+            load_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if backend == "postgresql":
+                db.session.execute(sa.text("SET statement_timeout = 0"))
+            summaries.rebuild()  # what the migration's backfill does; review keeps them after
             db.session.commit()
-        load_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
+            summaries_s = time.perf_counter() - t0
         if backend == "postgresql":
             db.session.execute(sa.text("SET statement_timeout = 0"))
-        summaries.rebuild()  # what the migration's backfill does; review keeps them after
-        db.session.commit()
-        summaries_s = time.perf_counter() - t0
+        for statement in WISHED_INDEXES[backend] if wished_indexes else UNWISHED:
+            db.session.execute(sa.text(statement))
         db.session.execute(sa.text("ANALYZE"))
         db.session.commit()
         counts = {t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}"))
                   for t in ("visits", "answers", "visit_section_scores", "visit_findings",
                             "report_sections")}
         period = parse_period(PERIOD, TZ)
-        report = service.ranking(period=period, lang="en")  # warm-up (and the form's labels)
+        report = ranking(period=period, lang="en")  # warm-up (and the form's labels)
         assert len(report["items"]) == offices
         _bare(period)
         bare, full = [], []
@@ -311,11 +402,15 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             _bare(period)
             bare.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            service.ranking(period=period, lang="en")
+            ranking(period=period, lang="en")
             full.append(time.perf_counter() - t0)
             db.session.rollback()
         phases = _phases(period)
         office_ms, office_bare_ms = _office_page(period, repeat)
+        quarter = parse_period(QUARTER, TZ)
+        quarter_bare_ms, quarter_ms = _alternate(
+            [lambda: _bare(quarter), lambda: ranking(period=quarter, lang="en")],
+            repeat)
         db.session.remove()
         headers = _supervisor_headers()
     client = app.test_client()
@@ -337,6 +432,7 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             "ratio": statistics.median(full) / statistics.median(bare),
             "json_ms": _median_ms(json_samples), "phases": phases, "exports": exports,
             "office_ms": office_ms, "office_bare_ms": office_bare_ms,
+            "quarter_ms": quarter_ms, "quarter_bare_ms": quarter_bare_ms,
             "rss_mib": _rss_mib()}
 
 
@@ -351,23 +447,38 @@ def main(argv: list[str] | None = None) -> None:
                         help="largest scale run on SQLite (its executemany load of 13.5 M "
                              "answers at 5,000 offices takes many minutes)")
     parser.add_argument("--wished-indexes", action="store_true",
-                        help="add the covering indexes docs/benchmarks.md asks for first")
+                        help="add the covering indexes docs/benchmarks.md asks for first "
+                             "(without it they are dropped if there)")
+    parser.add_argument("--index-ab", action="store_true",
+                        help="instead of the full run: on the loaded (or reused) database, the "
+                             "quarter's and half-year's rankings without and with the wished "
+                             "indexes, alternated")
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: keep a database that already holds this scale's data")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="adal-bench-ranking-") as tmp:
         for offices in args.offices:
-            targets = [("postgresql", lambda: _fresh_postgres(URL)),
-                       ("sqlite", lambda: f"sqlite:///{Path(tmp) / f'ranking{offices}.sqlite3'}")]
-            for backend, url in targets:
+            targets = [("postgresql", lambda: _postgres(URL, offices, args.visits, args.reuse)),
+                       ("sqlite", lambda: (f"sqlite:///{Path(tmp) / f'ranking{offices}.sqlite3'}",
+                                           False))]
+            for backend, target in targets:
                 if args.only not in (None, backend):
                     continue
                 if backend == "sqlite" and offices > args.sqlite_max:
                     continue
-                results.append(run(backend, url(), offices, args.visits, args.repeat,
-                                   args.wished_indexes))
+                url, loaded = target()
+                if args.index_ab:
+                    if not loaded:
+                        run(backend, url, offices, args.visits, args.repeat, False, loaded)
+                    index_ab(backend, url, offices, args.repeat)
+                    continue
+                results.append(run(backend, url, offices, args.visits, args.repeat,
+                                   args.wished_indexes, loaded))
                 _print([results[-1]], args)
-    print()
-    _print(results, args)
+    if results:
+        print()
+        _print(results, args)
 
 
 def _print(results: list[dict], args) -> None:
@@ -387,6 +498,9 @@ def _print(results: list[dict], args) -> None:
               f"{max(csv_mem, xlsx_mem):>10.1f} {r['rss_mib']:>12.0f}")
         print(f"            office page {r['office_ms']:.1f} ms, bare query of its visits "
               f"{r['office_bare_ms']:.1f} ms, ratio {r['office_ms'] / r['office_bare_ms']:.2f}")
+        print(f"            {QUARTER} (from the visits) ranking {r['quarter_ms']:.1f} ms, bare "
+              f"{r['quarter_bare_ms']:.1f} ms, ratio "
+              f"{r['quarter_ms'] / r['quarter_bare_ms']:.2f}")
         print("            of the ranking, ms: " + ", ".join(
             f"{k} {v:.1f}" for k, v in r["phases"].items()))
 

@@ -21,7 +21,7 @@ from ..periods import Period
 from ..review.models import AnswerCorrection
 from ..scoring.rules import NUMBER_TYPES
 from ..visits.models import Answer, Visit, VisitStatus
-from .service import localise
+from .labels import localise
 
 CHOICE_TYPES = ("yes_no", "single_choice", "multi_choice")
 CHARTED_TYPES = CHOICE_TYPES + NUMBER_TYPES

@@ -16,7 +16,9 @@ from ..offices.models import Office
 from ..rest import Blueprint, page_args, page_of
 from ..validators import CODE_PATTERN
 from ..i18n import page_language
-from . import export, service, stream
+from . import export, published, service, stream
+from .office import office_report
+from .ranking import ranking
 from .models import PublishedReport
 from .schemas import (OfficeReportOut, OfficeReportQuery, OpenDataQuery, PublishedOut,
                       PublishedQuery, PublishIn, RankingOut, RankingQuery)
@@ -45,7 +47,7 @@ def get_ranking(args):
     the same ranking as an attachment, headers in `lang`."""
     scope = service.resolve_scope(user=require_user(), region=args.get("region"))
     fmt, lang = args["format"], args.get("lang")
-    report = service.ranking(period=args["period"], kind=args.get("kind"), scope=scope,
+    report = ranking(period=args["period"], kind=args.get("kind"), scope=scope,
                              lang=lang if fmt == "json" else None,
                              min_visits=args.get("min_visits"))
     if fmt == "json":
@@ -70,7 +72,7 @@ def get_office_report(args, code):
         raise NotFound(f"No office with code={code[:40]!r}.")
     office = get_or_404(Office, code=code)
     service.check_office_scope(user=require_user(), office=office)
-    return service.office_report(office=office, period=args["period"], lang=args.get("lang"))
+    return office_report(office=office, period=args["period"], lang=args.get("lang"))
 
 
 def _published_view(report: PublishedReport) -> dict:
@@ -97,7 +99,7 @@ def publish_report(data):
     user = require_user()
     with unit_of_work():
         scope = service.resolve_scope(user=user, region=data.get("region"), location="json")
-        report = service.publish_report(period=data["period"], kind=data.get("kind"),
+        report = published.publish_report(period=data["period"], kind=data.get("kind"),
                                         scope=scope, actor=user,
                                         min_visits=data.get("min_visits"))
         remember("published_report", [report.id])
@@ -112,7 +114,7 @@ def publish_report(data):
 def list_published(args):
     """Published reports, newest first; filter by period."""
     paging = page_args(args)
-    page = paginate(service.published_reports_query(period=args.get("period")), **paging)
+    page = paginate(published.published_reports_query(period=args.get("period")), **paging)
     page["items"] = [_published_view(report) for report in page["items"]]
     return page
 
@@ -124,8 +126,8 @@ def list_published(args):
 def get_public_report(slug):
     """A published report, exactly as frozen (no sign-in). A snapshot that no longer matches
     its hash is never served: 500 snapshot_corrupt."""
-    report = service.get_published(slug)
-    body = service.verified_snapshot(report).encode("utf-8")
+    report = published.get_published(slug)
+    body = published.verified_snapshot(report).encode("utf-8")
     digest = base64.b64encode(bytes.fromhex(report.sha256)).decode()
     response = Response(body, mimetype="application/json",
                         headers={"Repr-Digest": f"sha-256=:{digest}:",
@@ -143,6 +145,6 @@ def get_opendata_visits(args):
     """Approved visits of a published period as CSV (no sign-in): office, day, scores,
     findings; never the inspector, the time of day, media or the visit's id. 404 unless a
     report of the period is published."""
-    sections, rows = service.opendata_visits(period=args["period"])
+    sections, rows = published.opendata_visits(period=args["period"])
     return _attachment(export.opendata_csv(sections, rows), export.CSV_TYPE,
                        f"adal-visits-{args['period'].label}.csv")

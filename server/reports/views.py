@@ -20,7 +20,10 @@ from ..i18n import page_language, translate
 from ..i18n.formatting import format_number
 from ..web.views import allow_map_tiles
 from ..recommendations import service as rec_service
-from . import answers, charts, service
+from . import answers, charts, published, service
+from .labels import localise
+from .office import office_report
+from .ranking import ranking
 from . import map as report_map
 from .export import kind_name
 
@@ -170,7 +173,7 @@ def ranking_page():
         return _to_login()
     scope = service.resolve_scope(user=user, region=request.args.get("region") or None)
     lang = page_language()
-    report = service.ranking(period=_period(), kind=_kind(), scope=scope, lang=lang)
+    report = ranking(period=_period(), kind=_kind(), scope=scope, lang=lang)
     office_map = _map(report, lambda code: url_for("report_pages.office_page", code=code,
                                                     period=report["period"], lang=lang),
                       "c_office_report")
@@ -200,7 +203,7 @@ def office_page(code):
     office = _by_code(Office, code, "office")
     service.check_office_scope(user=user, office=office)
     period = _period()
-    report = service.office_report(office=office, period=period, lang=page_language())
+    report = office_report(office=office, period=period, lang=page_language())
     recommendations = rec_service.office_report_list(office=office, made_before=period.end)
     region_offices = db.session.scalars(sa.select(Office.id).where(
         Office.region_id == office.region_id)).all()
@@ -241,11 +244,11 @@ def region_page(code):
     lang = page_language()
     offices = db.session.scalars(sa.select(Office).where(Office.region_id == region.id)
                                  .order_by(Office.code)).all()
-    groups = [({o.id: o.code}, (o.code, f"{o.code} {service.localise(o.name, lang, o.code)}"))
+    groups = [({o.id: o.code}, (o.code, f"{o.code} {localise(o.name, lang, o.code)}"))
               for o in offices]
     start, end = service.local_dates(period)
     return render_template("reports/region.html", region=region,
-                           region_name=service.localise(region.name, lang, region.code),
+                           region_name=localise(region.name, lang, region.code),
                            period=period, start=start, end=end,
                            answer_charts=_answer_charts(period, groups), offices=offices)
 
@@ -254,20 +257,20 @@ def _localised(data: dict, lang: str) -> dict:
     """A snapshot (texts in every language) with each text in `lang`."""
     data = json.loads(json.dumps(data))
     for section in data["sections"]:
-        section["title"] = service.localise(section["title"], lang, section["id"])
+        section["title"] = localise(section["title"], lang, section["id"])
     for item in data["items"]:
-        item["office"]["name"] = service.localise(item["office"]["name"], lang,
+        item["office"]["name"] = localise(item["office"]["name"], lang,
                                                   item["office"]["code"])
         for finding in item["critical"]:
-            finding["label"] = service.localise(finding["label"], lang, finding["question"])
+            finding["label"] = localise(finding["label"], lang, finding["question"])
     return data
 
 
 @bp.get("/public/reports/<slug>")
 def public_report(slug):
     """A published report as a page, from its frozen snapshot, checked against its hash."""
-    report = service.get_published(slug)
-    data = _localised(json.loads(service.verified_snapshot(report)), page_language())
+    report = published.get_published(slug)
+    data = _localised(json.loads(published.verified_snapshot(report)), page_language())
     trend = data.get("trend") or {"periods": [], "offices": {}}  # older snapshots: none
     # Markers from the snapshot's figures; only where the offices are comes from the office
     # table (a public fact about public offices, not part of the frozen report).

@@ -18,7 +18,9 @@ from ..extensions import db
 from ..forms.service import localize
 from ..offices.models import OFFICE_KINDS
 from ..periods import half_year_of, parse_period
+from ..reports import labels as report_labels, published as report_published
 from ..reports import service as report_service
+from ..reports.ranking import ranking
 from ..review import service as review_service
 from ..review.schemas import DECISIONS
 from ..visits import filters as visit_filters
@@ -78,7 +80,7 @@ def _helpers() -> dict:
             "widget_value": widget_value, "decided_visit": decided_visit,
             "correct_url": _correct_url,
             "label": label, "field_label": field_label, "known_keys": MESSAGES,
-            "local": lambda text, fallback="": report_service.localise(text, lang, fallback),
+            "local": lambda text, fallback="": report_labels.localise(text, lang, fallback),
             "queue_page": _queue_page, "problem_detail": problem_detail,
             "field_messages": field_messages}
 
@@ -428,9 +430,9 @@ def _render_rankings(user, *, error: AppError | None = None, status: int = 200):
     period, kind = _period(), _kind()
     region = (request.values.get("region") or "").strip()[:32] or None
     scope = report_service.resolve_scope(user=user, region=region)
-    report = report_service.ranking(period=period, kind=kind, scope=scope, lang=page_language())
+    report = ranking(period=period, kind=kind, scope=scope, lang=page_language())
     published = db.session.scalars(
-        report_service.published_reports_query(period=period.label).limit(20)).all()
+        report_published.published_reports_query(period=period.label).limit(20)).all()
     return render_template("console/rankings.html", report=report, period=period, kind=kind,
                            region=region, kinds=OFFICE_KINDS, published=published,
                            error=error), status
@@ -451,7 +453,7 @@ def publish():
         region = (request.form.get("region") or "").strip()[:32] or None
         with unit_of_work():
             scope = report_service.resolve_scope(user=user, region=region, location="json")
-            report = report_service.publish_report(period=period, kind=kind, scope=scope,
+            report = report_published.publish_report(period=period, kind=kind, scope=scope,
                                                    actor=user)
             slug = report.slug
     except AppError as exc:

@@ -11,6 +11,7 @@ from ..offices.models import OFFICE_KINDS
 from ..periods import half_year_of, parse_period
 from ..reports import map as report_map
 from ..reports import service as report_service
+from ..reports.ranking import ranking
 from .console_access import staff, t
 from ..i18n import page_language
 from .views import allow_map_tiles
@@ -50,7 +51,7 @@ def office_map():
     region = (request.args.get("region") or "").strip()[:32] or None
     lang = page_language()
     scope = report_service.resolve_scope(user=user, region=region)
-    report = report_service.ranking(period=period, kind=kind, scope=scope, lang=lang)
+    report = ranking(period=period, kind=kind, scope=scope, lang=lang)
     data = report_map.office_markers(report["items"], lambda code: url_for(
         "report_pages.office_page", code=code, period=report["period"], lang=lang))
     data.update(tiles=report_map.tiles(), bands=report["bands"], lang=lang,

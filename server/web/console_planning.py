@@ -24,6 +24,7 @@ from ..forms.service import list_forms_query
 from ..offices.models import Office
 from ..periods import half_year_of
 from ..reports import service as report_service
+from ..reports.ranking import ranking
 from ..validators import CODE_PATTERN
 from .console_access import staff, t, uploaded_csv
 from ..i18n import page_language
@@ -65,7 +66,7 @@ def render_planning(user, *, error: AppError | None = None, status: int = 200,
     tz = current_app.config["TIMEZONE"]
     period = half_year_of(utcnow(), tz)
     scope = report_service.resolve_scope(user=user, region=None)
-    report = report_service.ranking(period=period, scope=scope, lang=page_language())
+    report = ranking(period=period, scope=scope, lang=page_language())
     offices = sorted(report["items"], key=lambda i: (_region_code(i), i["office"]["code"]))
     short = [i for i in offices if i["visits"] < report["min_visits"]]
     args = request.args

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from server.periods import parse_period
-from server.reports import service
+from server.reports.ranking import ranking
 from tests.reports.builders import World
 
 
@@ -19,7 +19,7 @@ def rank(app):
     """The ranking of a period from the service, in a context of its own."""
     def run(period: str = "2026H2", **kw) -> dict:
         with app.app_context():
-            return service.ranking(period=parse_period(period, "Asia/Almaty"), **kw)
+            return ranking(period=parse_period(period, "Asia/Almaty"), **kw)
     return run
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from server.extensions import db
 from server.periods import parse_period
-from server.reports import service
+from server.reports import published, service
 from tests import factories
 
 MAP_DATA = re.compile(r'<script type="application/json" id="map-data">(.*?)</script>', re.S)
@@ -89,7 +89,7 @@ def test_the_ranking_page_allows_only_the_tile_origin_for_images(client, sign_in
 
 def test_the_published_page_maps_the_snapshot_without_inspector_data(client, commit, bands):
     def publish():
-        return service.publish_report(period=parse_period("2026H2", "Asia/Almaty"), kind=None,
+        return published.publish_report(period=parse_period("2026H2", "Asia/Almaty"), kind=None,
                                       scope=service.Scope(),
                                       actor=factories.user(role="admin")).slug
     slug = commit(publish)

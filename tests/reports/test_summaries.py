@@ -105,12 +105,12 @@ def test_the_ranking_reads_the_summaries(client, world, default_form, app, commi
                 json={"decision": "approve", "revision": 1})
     with app.app_context():
         from server.periods import half_year_of
-        from server.reports import service
+        from server.reports.ranking import ranking
         visit = db.session.scalar(sa.select(Visit))
         period = half_year_of(visit.started_at, app.config["TIMEZONE"])
-        before = service.ranking(period=period, lang="en")
+        before = ranking(period=period, lang="en")
         db.session.execute(sa.update(ReportTotal).values(score_sum=ReportTotal.score_sum - 10))
-        after = service.ranking(period=period, lang="en")
+        after = ranking(period=period, lang="en")
         db.session.rollback()
     item = next(i for i in before["items"] if i["office"]["code"] == "AST-1")
     moved = next(i for i in after["items"] if i["office"]["code"] == "AST-1")

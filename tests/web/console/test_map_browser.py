@@ -15,7 +15,7 @@ import pytest
 
 from server.config import PROJECT_ROOT
 from server.periods import parse_period
-from server.reports import service
+from server.reports import published, service
 from tests import factories
 from tests.reports.conftest import rw  # noqa: F401
 from tests.reports.test_map import bands  # noqa: F401
@@ -50,7 +50,7 @@ def _drawn(page, url: str) -> None:
 def test_markers_draw_over_the_outlines_when_tiles_cannot_load(browser, live, commit, bands):
     expected = {code: band or "none" for code, band in bands.items() if code != "U"}
     expected.update({"AST-1": "none", "AST-2": "none"})  # the world's offices: no visits
-    slug = commit(lambda: service.publish_report(
+    slug = commit(lambda: published.publish_report(
         period=parse_period("2026H2", "Asia/Almaty"), kind=None, scope=service.Scope(),
         actor=factories.user(role="admin")).slug)
 
