@@ -167,8 +167,8 @@ def _proc_cpu(pid: int, children: bool = False) -> float:
 
 def cpu_split(server_pid: int) -> tuple[float, float, float]:
     """(app, PostgreSQL, clients) CPU seconds so far: gunicorn's master with every worker, live
-    or recycled; every PostgreSQL process on the machine; this process's finished children
-    (the client processes). Differences over a run give CPU per request of each part."""
+    or recycled; every PostgreSQL process on the machine, and the backends that ended (the
+    postmaster's waited-for children); this process's finished children (the client processes). Differences over a run give CPU per request of each part."""
     app = _proc_cpu(server_pid, children=True)
     pg = 0.0
     for entry in os.scandir("/proc"):
@@ -181,8 +181,8 @@ def cpu_split(server_pid: int) -> tuple[float, float, float]:
             continue
         if ppid == server_pid:
             app += _proc_cpu(int(entry.name))
-        elif comm.startswith("postgres"):
-            pg += _proc_cpu(int(entry.name))
+        elif comm.startswith("postgres"):  # the postmaster's children: ended backends
+            pg += _proc_cpu(int(entry.name), children=True)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return app, pg, usage.ru_utime + usage.ru_stime
 

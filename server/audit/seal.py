@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 MODES = ("background", "inline", "off")
 BATCH = 500
 # Background mode: after a wake-up, wait this long so that one batch seals the events of many
-# requests (one transaction instead of one per request); the chain lags by about as much.
-COALESCE_SECONDS = 0.05
+# requests (one transaction instead of one per request); the chain lags by about as much. A
+# batch costs ~1.5 ms of the worker's CPU whatever its size: at 0.05 s that was ~0.3 ms per
+# visit at 300 visits/s, at 0.2 s ~0.09 ms (docs/benchmarks.md, "Visit intake").
+COALESCE_SECONDS = 0.2
 LOCK_KEY = 0x4164616C  # "Adal": the advisory lock only sealers take
 _events = AuditEvent.__table__
 _head = AuditHead.__table__
