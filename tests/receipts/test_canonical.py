@@ -33,4 +33,21 @@ def test_usual_bodies_take_orjson():
     assert canonical_parsed(body) == orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     assert canonical_parsed(body) == canonical(body)
     assert canonical_parsed({"x": 1e-7}) == b'{"x":1e-07}'  # Python's exponent, not orjson's
+    assert canonical_parsed({"x": [{"y": 1e-05}]}) == b'{"x":[{"y":1e-05}]}'
+    assert canonical_parsed({"x": 1e16, "y": 0.0001}) == b'{"x":1e+16,"y":0.0001}'
     assert canonical_parsed({"x": 2**64}) == b'{"x":18446744073709551616}'
+
+
+def test_a_usual_visit_body_never_takes_the_slow_encoder(monkeypatch):
+    from server.receipts import service
+
+    def slow(_data):
+        raise AssertionError("the standard encoder was used")
+
+    monkeypatch.setattr(service, "canonical", slow)
+    body = {"uuid": "5f0c1f6e-8a4b-4c3e-9d57-0a1b2c3d4e5f", "assignment": 7,
+            "started_at": "2026-11-30T09:00:00+05:00",
+            "position_start": {"lat": 51.1283, "lon": 71.4304, "accuracy": 15},
+            "answers": [{"question": "wait_min", "value": 12.5}, {"question": "ramp",
+                                                                   "value": "yes", "note": ""}]}
+    assert canonical_parsed(body) == orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
