@@ -62,7 +62,9 @@ def _free_port() -> int:
 def _seed(url: str, assignments: int) -> tuple[str, list[int], dict]:
     """Schema, one office, one inspector with a token, the default form and many assignments."""
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-123",
-                      "PASSWORD_HASH_PROFILE": "CHEAPEST"})
+                      "PASSWORD_HASH_PROFILE": "CHEAPEST",
+                      # sealed before _seed returns, so --preload chains after these events
+                      "AUDIT_SEAL": "inline"})
     with app.app_context():
         db.create_all()
         version, _ = publish_file(path=PROJECT_ROOT / "survey_forms/service_centre_visit.v1.yaml")
