@@ -48,7 +48,7 @@ def _app(url: str):
 
 def load(url: str, visits: int) -> str:
     """A fresh database with the data; returns an admin's bearer token."""
-    from bench.ranking import _fresh_postgres
+    from bench.audit_append import _fresh_database
     from server.config import PROJECT_ROOT
     from server.extensions import db
     from server.forms.service import publish_file
@@ -57,7 +57,7 @@ def load(url: str, visits: int) -> str:
     from tests.exports.builders import bulk_visits
     from tests.visits.builders import answers_for
 
-    url = _fresh_postgres(url)
+    url = _fresh_database(url)
     app = _app(url)
     with app.app_context():
         db.create_all()

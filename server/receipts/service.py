@@ -46,11 +46,12 @@ def canonical(data: dict) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _floats_written_alike(data) -> bool:
+def floats_written_alike(data) -> bool:
     """Whether every float in `data` is one orjson writes as Python does: Python switches to an
     exponent below 1e-4 and from 1e16 on, orjson below 1e-5 (0.00001 for Python's 1e-05) and
     writes small exponents unpadded (1e-7 for 1e-07); in between both write the shortest
-    round-tripping digits. Bodies hold few floats (positions, numeric answers)."""
+    round-tripping digits. Bodies hold few floats (positions, numeric answers). False also for
+    every integer orjson.loads turned into a float (beyond 64 bits: >= 1e19)."""
     stack = [data]
     while stack:
         node = stack.pop()
@@ -64,13 +65,14 @@ def _floats_written_alike(data) -> bool:
     return True
 
 
-def canonical_parsed(data: dict) -> bytes:
+def canonical_parsed(data: dict, *, floats_checked: bool = False) -> bytes:
     """canonical() of what orjson.loads returned (dicts, lists, str, int, float, bool, None),
     byte for byte, at a fraction of the cost: orjson sorts keys by code point and escapes
     strings exactly as json.dumps(ensure_ascii=False) does; its floats differ only in where and
-    how exponents are written (_floats_written_alike), and it refuses ints beyond 64 bits.
-    tests/receipts/test_canonical.py checks the two agree on random JSON documents."""
-    if not _floats_written_alike(data):
+    how exponents are written (floats_written_alike; `floats_checked`: the caller found them
+    alike), and it refuses ints beyond 64 bits. tests/receipts/test_canonical.py checks the two
+    agree on random JSON documents."""
+    if not floats_checked and not floats_written_alike(data):
         return canonical(data)
     try:
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)

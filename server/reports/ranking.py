@@ -3,6 +3,7 @@ findings, change, follow-up) made from what collect.py read, each kind ranked on
 from __future__ import annotations
 
 import gc
+import threading
 from collections import defaultdict
 from contextlib import contextmanager
 
@@ -149,20 +150,30 @@ def ranking(*, period: Period, kind: str | None = None, scope: Scope = Scope(),
         return _ranking(period=period, kind=kind, scope=scope, lang=lang, min_visits=min_visits)
 
 
+_PAUSE_LOCK = threading.Lock()
+_pauses = {"depth": 0, "was_on": False}  # rankings being built now; whether gc was on before
+
+
 @contextmanager
 def _collector_paused():
     """Python's cyclic garbage collector off while a ranking is built: the ~100,000 dicts and
     tuples of 5,000 offices set off collections that walk every object the process holds, a
     third of the ranking's time in the bench (docs/benchmarks.md). Nothing made here is
-    cyclic; reference counting frees it as before. Turned back on only if it was on (another
-    thread's ranking may be running)."""
-    was_on = gc.isenabled()
-    gc.disable()
+    cyclic; reference counting frees it as before. Rankings built at once in several threads
+    share one pause: the first turns the collector off, the last puts it back as the first
+    found it (each restoring its own reading could leave it off for good)."""
+    with _PAUSE_LOCK:
+        if _pauses["depth"] == 0:
+            _pauses["was_on"] = gc.isenabled()
+            gc.disable()
+        _pauses["depth"] += 1
     try:
         yield
     finally:
-        if was_on:
-            gc.enable()
+        with _PAUSE_LOCK:
+            _pauses["depth"] -= 1
+            if _pauses["depth"] == 0 and _pauses["was_on"]:
+                gc.enable()
 
 
 def _ranking(*, period: Period, kind: str | None, scope: Scope, lang: str | None,

@@ -203,7 +203,12 @@ class _Pooled:
         try:
             self.driver.autocommit = True
         except psycopg.Error as exc:
-            self._fail(exc, "")
+            if not (self.driver.broken or self.driver.closed):
+                self.proxied.invalidate()  # in an odd state: closed, not pooled again
+            try:
+                self._fail(exc, "")
+            finally:
+                self.proxied.close()  # back to the pool's bookkeeping, never leaked
 
     def execute(self, sql: str, params: dict):
         try:
@@ -284,6 +289,10 @@ def try_fast() -> Response | None:
     if not isinstance(body, dict) or not _plain(body) or (
             b"\\u0000" in raw and hostile_text_errors(body)):
         return None
+    # orjson.loads reads an integer beyond 64 bits as a float, where the ORM path's parser keeps
+    # it exact: such a body (and any float the canonical form writes unlike orjson) goes there.
+    if not receipts.floats_written_alike(body):
+        return None
     data = quick_load(body)
     if data is None:
         return None  # VisitIn on the ORM path names every problem
@@ -298,7 +307,7 @@ def try_fast() -> Response | None:
         app.extensions.setdefault("adal_receipt_keys", set()).add(key_id)
         # The body's canonical JSON once: its SHA-256 is service.body_sha256 (the same text, as
         # the fast path takes no lone surrogates) and its length the receipt's size.
-        canonical = receipts.canonical_parsed(body)
+        canonical = receipts.canonical_parsed(body, floats_checked=True)
         stored = _check_and_store(connection, app=app, row=row, data=data, body=body, now=now,
                                   sha=hashlib.sha256(canonical).hexdigest())
     if stored is None:

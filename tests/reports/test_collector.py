@@ -50,3 +50,34 @@ def test_a_collector_turned_off_elsewhere_stays_off(commit, rw, rank, collector)
     gc.disable()
     rank()
     assert not gc.isenabled()
+
+
+def test_overlapping_rankings_in_threads_leave_the_collector_on(collector):
+    """Two rankings that overlap (the second starts while the first runs and ends after it):
+    the collector is off while either runs and on once both are done, whatever the order."""
+    import threading
+
+    gc.enable()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with ranking_module._collector_paused():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with ranking_module._collector_paused():
+            second_in.set()
+            first_out.wait(5)
+            seen["after the first ended"] = gc.isenabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == {"after the first ended": False}
+    assert gc.isenabled()

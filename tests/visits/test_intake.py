@@ -2,11 +2,13 @@
 ORM path, in at most 4 round trips counted on the wire; everything unusual left to the ORM path."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
+import orjson
 import psycopg
+import pytest
 import sqlalchemy as sa
 
 from bench.roundtrips import RoundTrips
@@ -16,6 +18,7 @@ from server.audit.seal import seal
 from server.audit.service import verify_chain
 from server.extensions import db
 from server.jobs.models import Job
+from server.receipts import service as receipts
 from server.visits import intake
 from server.visits.models import Answer, Flag, Visit, VisitSectionScore, VisitSubmission
 from server.visits.schemas import VisitOut
@@ -195,6 +198,32 @@ def test_a_dropped_pooled_connection_is_retried_once(pg, app, client, world, def
             AuditEvent.action == "visit_submitted")) == 2
 
 
+def test_an_integer_beyond_64_bits_goes_to_the_orm_path_unaltered(
+        pg, app, client, world, default_form, monkeypatch, count):
+    """orjson reads 123456789012345678901234567890 as 1.2345678901234568e+29: the fast path
+    must not judge, store or hash that; the ORM path's parser keeps the integer."""
+    calls = []
+    real = intake._check_and_store
+    monkeypatch.setattr(intake, "_check_and_store",
+                        lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    ids = _assignments(app, world, 2)
+    headers = world["inspector"]
+    assert client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
+                       headers=headers).status_code == 201  # registers the receipt key
+    body = visit_payload(default_form, assignment=ids[1])
+    body["answers"] = [a for a in body["answers"] if a["question"] != "B06_seats"] + [
+        {"question": "B06_seats", "value": 123456789012345678901234567890}]
+    calls.clear()
+    answer = client.post("/api/v1/visits", json=body, headers=headers)
+    assert calls == []
+    assert answer.status_code == 422  # the form's constraint (. <= 1000), judged on the integer
+    assert "B06_seats" in answer.json["errors"]["answers"]
+    assert count(Visit) == 1
+    assert not receipts.floats_written_alike(orjson.loads(json.dumps(body)))
+    assert receipts.floats_written_alike(orjson.loads(json.dumps(
+        visit_payload(default_form, assignment=ids[1]))))
+
+
 def test_a_restarted_server_costs_no_request_whatever_the_pool_holds(
         pg, app, client, world, default_form):
     """Every pooled connection is dead after a database restart: the first failure discards
@@ -214,6 +243,29 @@ def test_a_restarted_server_costs_no_request_whatever_the_pool_holds(
     answer = client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
                          headers=world["inspector"])
     assert answer.status_code == 201, answer.json
+
+
+def test_a_connection_that_refuses_autocommit_is_503_and_not_leaked(
+        pg, app, client, world, default_form, monkeypatch, count):
+    ids = _assignments(app, world, 2)
+    headers = world["inspector"]
+    assert client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
+                       headers=headers).status_code == 201
+    real = psycopg.Connection.autocommit
+
+    def refuse(connection, value):
+        if value:
+            raise psycopg.OperationalError("cannot change autocommit now")
+        real.fset(connection, value)
+
+    monkeypatch.setattr(psycopg.Connection, "autocommit", property(real.fget, refuse))
+    answer = client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[1]),
+                         headers=headers)
+    monkeypatch.undo()
+    assert answer.status_code == 503 and answer.json["code"] == "database_unavailable"
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+    assert count(Visit) == 1
 
 
 def test_a_database_gone_mid_request_is_503_and_nothing_stored(
