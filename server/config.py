@@ -91,6 +91,7 @@ DEFAULTS.update({
     "JOB_RETRY_DELAYS": [10, 60, 300],      # seconds before each retry of a failed job
     "JOB_TIMEOUT": 600,
     "SMTP_URL": "",                         # smtp://user:pass@host:port; STARTTLS when offered
+    "SMTP_CA_FILE": "",                     # PEM of a private CA the SMTP server's cert is from
     "SMTP_FROM": "adal@localhost",
     "SMTP_TIMEOUT": 10,
     "PUBLIC_URL": "",                       # https://adal.example.org: links in alerts

@@ -127,7 +127,17 @@ def email_message(delivery: Delivery, body: dict) -> EmailMessage:
     return message
 
 
+def _tls_context() -> ssl.SSLContext:
+    """Certificates checked against the system's CAs, or ADAL_SMTP_CA_FILE's (a relay with a
+    certificate from a private CA); never unchecked."""
+    return ssl.create_default_context(cafile=current_app.config.get("SMTP_CA_FILE") or None)
+
+
 def send_email(delivery: Delivery, body: dict) -> None:
+    """One message through ADAL_SMTP_URL: `smtps://` is TLS from the start; `smtp://` upgrades
+    with STARTTLS whenever the server offers it. With a user name in the URL the password is
+    only ever sent over TLS: a server that offers no STARTTLS (or an attacker who strips it)
+    gets a refused delivery, not the password in clear (docs/alerts.md)."""
     url = current_app.config["SMTP_URL"]
     if not url:
         raise DeliveryFailed("ADAL_SMTP_URL is not set")
@@ -136,15 +146,20 @@ def send_email(delivery: Delivery, body: dict) -> None:
     try:
         if parts.scheme == "smtps":
             smtp = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=timeout,
-                                    context=ssl.create_default_context())
+                                    context=_tls_context())
         else:
             smtp = smtplib.SMTP(parts.hostname, parts.port or 25, timeout=timeout)
         with smtp:
             smtp.ehlo()
-            if parts.scheme != "smtps" and smtp.has_extn("starttls"):
-                smtp.starttls(context=ssl.create_default_context())
+            encrypted = parts.scheme == "smtps"
+            if not encrypted and smtp.has_extn("starttls"):
+                smtp.starttls(context=_tls_context())
                 smtp.ehlo()
+                encrypted = True
             if parts.username:
+                if not encrypted:
+                    raise DeliveryFailed("the SMTP server offers no STARTTLS: the password is "
+                                         "not sent in clear (use smtps:// or a server with TLS)")
                 smtp.login(unquote(parts.username), unquote(parts.password or ""))
             smtp.send_message(email_message(delivery, body))
     except (OSError, smtplib.SMTPException) as exc:

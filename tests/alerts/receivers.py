@@ -43,8 +43,13 @@ class WebhookReceiver:
 
 
 class MailReceiver:
-    def __init__(self) -> None:
+    """aiosmtpd on loopback. With `tls_context` it offers STARTTLS and requires it, and takes
+    AUTH (any user with the password "pw") only over TLS; each message records whether its
+    session was encrypted and who signed in."""
+
+    def __init__(self, tls_context=None) -> None:
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
         self.messages: list = []
         self.arrived = threading.Condition()
         receiver = self
@@ -53,14 +58,23 @@ class MailReceiver:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802
                 with receiver.arrived:
                     receiver.messages.append({"to": envelope.rcpt_tos, "at": time.time(),
-                                              "data": envelope.content})
+                                              "data": envelope.content,
+                                              "tls": session.ssl is not None,
+                                              "login": getattr(session.auth_data, "login",
+                                                               None)})
                     receiver.arrived.notify_all()
                 return "250 OK"
+
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            return AuthResult(success=auth_data.password == b"pw", auth_data=auth_data)
 
         with socket.socket() as probe:  # a free port (aiosmtpd cannot be given port 0)
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        tls = {} if tls_context is None else {
+            "tls_context": tls_context, "require_starttls": True, "authenticator": authenticate,
+            "auth_require_tls": True}
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port, **tls)
         self.controller.start()
         self.url = f"smtp://127.0.0.1:{port}"
 
