@@ -116,10 +116,33 @@ def quick_load(body) -> dict | None:
         for name in ("uuid", "started_at", "ended_at", "position_start", "position_end",
                      "device"):
             if name in body:
-                out[name] = schema.fields[name].deserialize(body[name])
+                position = _plain_position(body[name]) if name.startswith("position") \
+                    else None
+                out[name] = position if position is not None \
+                    else schema.fields[name].deserialize(body[name])
     except ma.ValidationError:
         return None
     return out
+
+
+_NUMBER = (int, float)  # exact types: a bool is no number to PositionIn's Float fields
+
+
+def _plain_position(value) -> dict | None:
+    """PositionIn's load of a phone's usual position, {lat, lon, accuracy} with numbers in
+    range, without the nested schema; None for anything else (None included), which the
+    field itself then loads or refuses."""
+    if type(value) is not dict or not value.keys() <= {"lat", "lon", "accuracy"}:
+        return None
+    lat, lon, accuracy = value.get("lat"), value.get("lon"), value.get("accuracy")
+    if type(lat) not in _NUMBER or type(lon) not in _NUMBER or not -90 <= lat <= 90 \
+            or not -180 <= lon <= 180:
+        return None
+    if accuracy is not None and (type(accuracy) not in _NUMBER
+                                 or not 0 <= accuracy <= 100_000):
+        return None
+    return {"lat": float(lat), "lon": float(lon),
+            "accuracy": None if accuracy is None else float(accuracy), "at": None}
 
 
 class VisitAmendIn(VisitIn):

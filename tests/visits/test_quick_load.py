@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.visits.schemas import SHAPE_ERRORS, VisitIn, quick_load
+from server.visits.schemas import SHAPE_ERRORS, PositionIn, VisitIn, _plain_position, quick_load
 
 UUID = "5f0c1f6e-8a4b-4c3e-9d57-0a1b2c3d4e5f"
 ANSWERS = [{"question": "q1", "value": "yes"}, {"question": "q2", "value": 3}]
@@ -70,6 +70,21 @@ def test_the_usual_visit_takes_the_quick_way():
     minimal = {k: USUAL[k] for k in ("uuid", "assignment", "started_at", "ended_at", "answers")}
     assert quick_load(minimal) == VisitIn().load(minimal)
     assert quick_load(minimal)["device"] == {} and quick_load(minimal)["position_start"] is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(positions)
+def test_the_plain_position_is_positionins_load(position):
+    plain = _plain_position(position)
+    if plain is not None:
+        assert plain == PositionIn().load(position)
+
+
+def test_a_phones_position_takes_the_plain_way():
+    for position in ({"lat": 51.1, "lon": 71.4, "accuracy": 15}, {"lat": -90, "lon": 180}):
+        assert _plain_position(position) == PositionIn().load(position)
+    assert _plain_position({"lat": 51.1, "lon": 71.4, "at": "2026-11-30T09:40:00Z"}) is None
+    assert _plain_position({"lat": True, "lon": 71.4}) is None
 
 
 def test_anything_unusual_goes_the_long_way():
