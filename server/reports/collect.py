@@ -36,6 +36,15 @@ class Totals:
     squares: float = 0.0  # sum(score²)
     versions: dict = field(default_factory=dict)  # form version id -> approved visits
 
+    def add(self, version_id: int, visits: int, scored: int, total: float,
+            squares: float) -> None:
+        """One summary row's sums (an office, a period, a form version) into these."""
+        self.visits += visits
+        self.scored += scored
+        self.total += total
+        self.squares += squares
+        self.versions[version_id] = self.versions.get(version_id, 0) + visits
+
 
 @dataclass
 class Data:
@@ -192,11 +201,7 @@ def _collect_summaries(period: Period, previous: Period, clauses: list,
             t = data.totals.get(office_id)
             if t is None:
                 t = data.totals[office_id] = Totals()
-            t.visits += visits
-            t.scored += scored
-            t.total += total
-            t.squares += squares
-            t.versions[version_id] = t.versions.get(version_id, 0) + visits
+            t.add(version_id, visits, scored, total, squares)
             versions[version_id] = sha
         elif row_period is not None:
             p = previous_sums.setdefault(office_id, [0, 0.0, 0.0])
@@ -238,11 +243,7 @@ def collect_office(office, period: Period, previous: Period,
             s[1] += total
             s[2] += squares
             if label == period.label:
-                totals.visits += visits
-                totals.scored += scored
-                totals.total += total
-                totals.squares += squares
-                totals.versions[version_id] = totals.versions.get(version_id, 0) + visits
+                totals.add(version_id, visits, scored, total, squares)
                 versions[version_id] = key
         elif kind == "s":  # summed over form versions, then divided (as sections_and_findings)
             s = sections.setdefault(key, [0, 0.0])

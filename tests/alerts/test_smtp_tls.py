@@ -7,10 +7,14 @@ import ipaddress
 import ssl
 
 import pytest
+import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from server.alerts.models import Delivery
+from server.extensions import db
 
 from .receivers import MailReceiver, hooks, mail, mail_receiver, webhook_receiver  # noqa: F401
 from .test_delivery import _deliveries, _submit, alerting  # noqa: F401  (fixture)
@@ -54,6 +58,11 @@ def tls_mail(tls_receiver):
     return tls_receiver
 
 
+def _errors(app) -> list[str]:
+    with app.app_context():
+        return [d.last_error for d in db.session.scalars(sa.select(Delivery)) if d.last_error]
+
+
 def _with_login(url: str) -> str:
     return url.replace("smtp://", "smtp://alerts:pw@", 1)
 
@@ -74,10 +83,7 @@ def test_a_certificate_that_does_not_verify_is_a_failed_delivery_not_a_cleartext
     _submit(client, alerting, default_form, D01="yes")
     assert ("email", "failed", 1) in _deliveries(app)
     assert tls_mail.messages == []
-    from server.alerts.models import Delivery
-    from server.extensions import db
-    with app.app_context():
-        errors = [d.last_error for d in db.session.query(Delivery).all() if d.last_error]
+    errors = _errors(app)
     assert any("CERTIFICATE_VERIFY_FAILED" in e for e in errors), errors
 
 
@@ -87,8 +93,5 @@ def test_a_password_is_never_sent_to_a_server_without_starttls(
     _submit(client, alerting, default_form, D01="yes")
     assert ("email", "failed", 1) in _deliveries(app)
     assert mail.messages == []
-    from server.alerts.models import Delivery
-    from server.extensions import db
-    with app.app_context():
-        errors = [d.last_error for d in db.session.query(Delivery).all() if d.last_error]
+    errors = _errors(app)
     assert any("offers no STARTTLS" in e for e in errors), errors
