@@ -143,6 +143,16 @@ def _generate(n_offices: int, per_office: int, version_id: int, inspector_id: in
     return visits, answers, section_rows, findings
 
 
+def _set_indexes(backend: str, wished: bool) -> None:
+    """The wished covering indexes added (or dropped), then ANALYZE, committed."""
+    if backend == "postgresql":
+        db.session.execute(sa.text("SET statement_timeout = 0"))
+    for statement in WISHED_INDEXES[backend] if wished else UNWISHED:
+        db.session.execute(sa.text(statement))
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
+
+
 def _load_postgres(rows) -> None:
     visits, answers, section_rows, findings = rows
     raw = db.engine.raw_connection()
@@ -342,12 +352,7 @@ def index_ab(backend: str, url: str, offices: int, repeat: int, rounds: int = 2)
     with app.app_context():
         for round_ in range(1, rounds + 1):
             for wished in (False, True):
-                if backend == "postgresql":
-                    db.session.execute(sa.text("SET statement_timeout = 0"))
-                for statement in WISHED_INDEXES[backend] if wished else UNWISHED:
-                    db.session.execute(sa.text(statement))
-                db.session.execute(sa.text("ANALYZE"))
-                db.session.commit()
+                _set_indexes(backend, wished)
                 q_bare, q_ms, h_bare, h_ms = _alternate(
                     [lambda: _bare(quarter), lambda: ranking(period=quarter, lang="en"),
                      lambda: _bare(half), lambda: ranking(period=half, lang="en")], repeat)
@@ -383,12 +388,7 @@ def run(backend: str, url: str, offices: int, per_office: int, repeat: int,
             summaries.rebuild()  # what the migration's backfill does; review keeps them after
             db.session.commit()
             summaries_s = time.perf_counter() - t0
-        if backend == "postgresql":
-            db.session.execute(sa.text("SET statement_timeout = 0"))
-        for statement in WISHED_INDEXES[backend] if wished_indexes else UNWISHED:
-            db.session.execute(sa.text(statement))
-        db.session.execute(sa.text("ANALYZE"))
-        db.session.commit()
+        _set_indexes(backend, wished_indexes)
         counts = {t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}"))
                   for t in ("visits", "answers", "visit_section_scores", "visit_findings",
                             "report_sections")}

@@ -71,6 +71,16 @@ def _assignments(app, world, n: int) -> list[int]:
         return [world["assignment"]] + [a.id for a in extra]
 
 
+def _one_stored(app, client, world, form) -> tuple[list[int], dict]:
+    """Two open assignments of the inspector, a visit stored on the first (on the ORM path: it
+    registers the receipt key, so the next plain visit can take the fast path); (ids, headers)."""
+    ids = _assignments(app, world, 2)
+    headers = world["inspector"]
+    assert client.post("/api/v1/visits", json=visit_payload(form, assignment=ids[0]),
+                       headers=headers).status_code == 201
+    return ids, headers
+
+
 def _stored(app, visit_uuid) -> dict:
     """A visit's rows, without ids and times, to compare the paths."""
     with app.app_context():
@@ -179,10 +189,7 @@ def test_what_the_fast_path_cannot_answer_goes_to_the_orm_path_unharmed(
 
 
 def test_a_dropped_pooled_connection_is_retried_once(pg, app, client, world, default_form):
-    ids = _assignments(app, world, 2)
-    headers = world["inspector"]
-    assert client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
-                       headers=headers).status_code == 201
+    ids, headers = _one_stored(app, client, world, default_form)
     with app.app_context():  # the server drops every connection of the pool
         pids = [pid for (pid,) in db.session.execute(sa.text(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
@@ -206,10 +213,7 @@ def test_an_integer_beyond_64_bits_goes_to_the_orm_path_unaltered(
     real = intake._check_and_store
     monkeypatch.setattr(intake, "_check_and_store",
                         lambda *a, **kw: calls.append(1) or real(*a, **kw))
-    ids = _assignments(app, world, 2)
-    headers = world["inspector"]
-    assert client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
-                       headers=headers).status_code == 201  # registers the receipt key
+    ids, headers = _one_stored(app, client, world, default_form)
     body = visit_payload(default_form, assignment=ids[1])
     body["answers"] = [a for a in body["answers"] if a["question"] != "B06_seats"] + [
         {"question": "B06_seats", "value": 123456789012345678901234567890}]
@@ -247,10 +251,7 @@ def test_a_restarted_server_costs_no_request_whatever_the_pool_holds(
 
 def test_a_connection_that_refuses_autocommit_is_503_and_not_leaked(
         pg, app, client, world, default_form, monkeypatch, count):
-    ids = _assignments(app, world, 2)
-    headers = world["inspector"]
-    assert client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
-                       headers=headers).status_code == 201
+    ids, headers = _one_stored(app, client, world, default_form)
     real = psycopg.Connection.autocommit
 
     def refuse(connection, value):
@@ -270,10 +271,7 @@ def test_a_connection_that_refuses_autocommit_is_503_and_not_leaked(
 
 def test_a_database_gone_mid_request_is_503_and_nothing_stored(
         pg, app, client, world, default_form, monkeypatch, count):
-    ids = _assignments(app, world, 2)
-    headers = world["inspector"]
-    assert client.post("/api/v1/visits", json=visit_payload(default_form, assignment=ids[0]),
-                       headers=headers).status_code == 201
+    ids, headers = _one_stored(app, client, world, default_form)
 
     execute = psycopg.Cursor.execute
 
